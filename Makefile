@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 PAGESIM := build/pagesim
 DEFAULT_TRACE := traces/default.trace
 
-.PHONY: all deps build run test test-unit test-tools test-asan test-tsan bench fuzz format tidy clean
+.PHONY: all deps build run test test-unit test-tools test-asan test-tsan bench fuzz plot-deps graphviz-deps regression-traces stress-traces format tidy clean
 
 all: build
 
@@ -30,7 +30,7 @@ test-unit: build
 	ctest --test-dir build --output-on-failure
 
 test-tools: deps
-	cd tools && python3 -m unittest discover -s tests -t . -v 2>&1 | tail -n 5
+	cd tools && python3 -m unittest discover -s tests -t .
 
 # Memory code under AddressSanitizer and UndefinedBehaviorSanitizer: every test.
 test-asan: deps
@@ -55,6 +55,30 @@ fuzz:
 	@cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DPAGESIM_FUZZ=ON -DPAGESIM_BENCH=OFF >/dev/null
 	@cmake --build build-fuzz -j$(JOBS) --target fuzz_trace_parser
+
+# Regression traces: every trace of traces/ops (and the default one) replayed with every outcome
+# pinned (docs/replay.md, "--record"). Rerun after a deliberate change of semantics or encoding.
+regression-traces: build
+	@for t in traces/ops/*.trace traces/default.trace; do \
+	  $(PAGESIM) replay --no-progress --record traces/regression/$$(basename $$t) $$t >/dev/null || exit 1; \
+	done
+	@echo "regression traces written to traces/regression/"
+
+# Big multithreaded stress traces from tracegen (not bundled: millions of lines), replayed.
+STRESS_LINES ?= 2M
+stress-traces: build
+	@mkdir -p build/stress
+	tools/tracegen --pattern mixed --cpus 4 --share contended --lines $(STRESS_LINES) --seed 1 -o build/stress/contended.trace
+	tools/tracegen --pattern random --cpus 8 --share disjoint --lines $(STRESS_LINES) --seed 2 -o build/stress/disjoint.trace
+	tools/tracegen --pattern huge --cpus 4 --share contended --lines $(STRESS_LINES) --seed 3 -o build/stress/huge.trace
+	$(PAGESIM) replay build/stress/contended.trace build/stress/disjoint.trace build/stress/huge.trace
+
+# Optional packages: matplotlib for `tools/tracestat plot`, graphviz for `pagesim dump --format svg`.
+plot-deps:
+	@sh scripts/install-deps.sh plot
+
+graphviz-deps:
+	@sh scripts/install-deps.sh graphviz
 
 format:
 	find src tests bench -name '*.h' -o -name '*.cc' | xargs clang-format -i
