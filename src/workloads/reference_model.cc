@@ -89,9 +89,9 @@ ModelOutcome ReferenceModel::evaluate(const ModelMapping* m, const ModelCpu& c,
   }
   // Reserved bits (F2): the OS side's non-leaf entries are P|RW|US with in-RAM addresses, so only
   // the leaf can carry them: address bits at or above MAXPHYADDR (R2), XD with NXE=0 (R4).
-  const u64 leaf = encode_leaf(*m);
+  // (The encoder puts the frame in bits 51:12 and XD exactly when the page is not executable.)
   const u64 above_m = kAddrBits & ~((u64{1} << p_.maxphyaddr) - 1);
-  if ((leaf & above_m) != 0 || (!c.nxe && (leaf & kXD) != 0)) {
+  if ((m->frame & above_m) != 0 || (!c.nxe && !(m->prot & kProtX))) {
     o.code = static_cast<u16>(code | kErrRsvd | (p_.profile.rsvd_sets_p ? kErrP : 0));
     return o;
   }
@@ -666,11 +666,10 @@ RawLeaf ReferenceModel::read_leaf(const PhysMem& mem, PAddr root, u8 levels, VAd
   for (u8 level = levels; level >= 1; --level) {
     const u64 idx = (va.value() >> (12 + 9 * (level - 1))) & 511;
     const PAddr at = table + idx * 8;
-    auto e = mem.load_entry(at);
     r.level = level;
     r.entry_addr = at;
-    if (!e.ok()) return r;  // outside RAM: nothing the OS made
-    r.raw = e.value();
+    if (!mem.contains(at, 8)) return r;  // outside RAM: nothing the OS made
+    r.raw = mem.entry(at).load(std::memory_order_acquire);
     if (!(r.raw & kP)) return r;
     if (level == 1 || (r.raw & kPS) != 0 || level == stop_level) {
       r.found = level == 1 || (r.raw & kPS) != 0;

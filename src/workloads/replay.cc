@@ -167,6 +167,14 @@ class Engine {
   void service_ipis(Cpu& c);
   void shoot_down(Cpu& c, i64 space, const Effects& fx);
   std::atomic<u64>& space_mask(i64 space);
+  // The root table of a space: fixed for the space's life, so kept here rather than asked of
+  // the OS (which takes a lock) on every check.
+  PAddr root_of(i64 space) const {
+    PAGESIM_ASSERT(space >= 0 && static_cast<size_t>(space) < roots_.size() &&
+                       roots_[static_cast<size_t>(space)].value() != 0,
+                   "no address space {}", space);
+    return roots_[static_cast<size_t>(space)];
+  }
 
   // --- Barriers and failure ---
   void barrier(Cpu& c);
@@ -202,6 +210,7 @@ class Engine {
   std::vector<PendingPin> pending_pins_;
   std::atomic<u64> peak_frames_{0};
   std::vector<i64> spaces_;  // user spaces created, in order
+  std::vector<PAddr> roots_;  // by space id; written by the reader before any CPU uses the id
   u64 last_line_ = 0;
 };
 
@@ -274,6 +283,8 @@ Result<void, TraceError> Engine::build_machine() {
     cpus_.push_back(std::move(c));
   }
   space_mask(kSpaceKernel).store(~u64{0});
+  roots_.assign(65536, PAddr(0));
+  roots_[0] = os_->root(kSpaceKernel);
   return {};
 }
 
@@ -417,7 +428,7 @@ void Engine::end_epoch() {
   }
   model_->end_epoch(
       [&](i64 space, VAddr va, u8 level) {
-        return ReferenceModel::read_leaf(*mem_, os_->root(space), cfg_.levels, va, level);
+        return ReferenceModel::read_leaf(*mem_, root_of(space), cfg_.levels, va, level);
       },
       [&](std::string msg) {
         Mismatch m;
@@ -470,7 +481,7 @@ void Engine::after_change(Cpu& c, const TraceOp& op, i64 space, Effects& fx) {
 
 bool Engine::check_entry(Cpu& c, const TraceOp& op, i64 space, VAddr va) {
   ++c.stats.entries_checked;
-  const RawLeaf leaf = ReferenceModel::read_leaf(*mem_, os_->root(space), cfg_.levels, va, 0);
+  const RawLeaf leaf = ReferenceModel::read_leaf(*mem_, root_of(space), cfg_.levels, va, 0);
   // Hardware owns A and D: with other CPUs running, they may set them at any moment.
   const u64 ad = cfg_.cpus > 1 ? (u64{1} << 5 | u64{1} << 6) : 0;
   std::vector<ExpectedEntry> allowed = model_->allowed_entries(c.id, space, va);
@@ -513,7 +524,7 @@ void Engine::check_entries(Cpu& c, const TraceOp& op, i64 space, VRange r, u64 r
     if (first && !opt_.record_path.empty() && e.present) {
       // --record: pin the first page's leaf entry. Frame bits depend on the interleaving with
       // several CPUs, and so do A/D: then only the other flag bits are pinned.
-      const RawLeaf leaf = ReferenceModel::read_leaf(*mem_, os_->root(space), cfg_.levels, va, 0);
+      const RawLeaf leaf = ReferenceModel::read_leaf(*mem_, root_of(space), cfg_.levels, va, 0);
       if (leaf.found) {
         const u64 mask = cfg_.cpus == 1 ? ~u64{0} : 0x8000'0000'0000'0f9full;
         const std::string prefix = op.cpu != 0 ? fmt::format("cpu{} ", op.cpu) : std::string();
@@ -717,10 +728,16 @@ void Engine::do_access(Cpu& c, const TraceOp& op, u64 ri) {
                                describe_error_code(want.code), describe_error_code(got.code));
       }
       mismatch(c, std::move(m));
-    } else if (got.kind == ModelOutcome::Kind::kOk && !model_->racing(c.id, space, op.va)) {
-      // The leaf must now have A (and D for a write) set in memory (AD1, AD2).
+    } else if (got.kind == ModelOutcome::Kind::kOk &&
+               (t.source == mmu::TranslationSource::kWalk ||
+                t.source == mmu::TranslationSource::kPscWalk) &&
+               !model_->racing(c.id, space, op.va)) {
+      // After a walk the leaf must have A (and D for a write) set in memory (AD1, AD2). Not
+      // after a TLB hit: a hit touches no memory (T8), and if A or D was cleared without an
+      // invalidation the flag may legitimately stay clear (AD7); with shootdowns on the OS
+      // invalidates whenever it clears them, so the next access walks and is checked here.
       const RawLeaf leaf =
-          ReferenceModel::read_leaf(*mem_, os_->root(space), cfg_.levels, op.va, 0);
+          ReferenceModel::read_leaf(*mem_, root_of(space), cfg_.levels, op.va, 0);
       const bool a_ok = leaf.found && (leaf.raw & 0x20);
       const bool d_ok = op.access != AccessType::kWrite || (leaf.found && (leaf.raw & 0x40));
       if (!a_ok || !d_ok) {
@@ -789,7 +806,7 @@ void Engine::do_switch(Cpu& c, const TraceOp& op) {
     return fail(at(op.line, "switch pcid=... needs CR4.PCIDE=1 (set it with 'cr4 pcide=1')"));
   }
   const u16 pcid = op.pcid.value_or(0);
-  u64 cr3 = os_->root(space).value() | (pcide ? pcid : 0);
+  u64 cr3 = root_of(space).value() | (pcide ? pcid : 0);
   if (op.noflush) cr3 |= reg::kCr3NoFlush;
   const i64 old = c.model.space;
   const u16 old_pcid = c.mmu.state().pcid();
@@ -810,7 +827,7 @@ void Engine::do_expect_entry(Cpu& c, const TraceOp& op) {
   const i64 space = target_space(c, op);
   if (failed()) return;
   ++c.stats.pins_checked;
-  const RawLeaf r = ReferenceModel::read_leaf(*mem_, os_->root(space), cfg_.levels, op.va,
+  const RawLeaf r = ReferenceModel::read_leaf(*mem_, root_of(space), cfg_.levels, op.va,
                                               op.level);
   Mismatch m;
   m.line = op.line;
@@ -832,7 +849,7 @@ void Engine::do_expect_entry(Cpu& c, const TraceOp& op) {
 }
 
 void Engine::tamper(const TraceOp& op, i64 space) {
-  if (opt_.tamper && !failed()) opt_.tamper(op, *mem_, os_->root(space));
+  if (opt_.tamper && !failed()) opt_.tamper(op, *mem_, root_of(space));
 }
 
 void Engine::execute(Cpu& c, const TraceOp& op, u64 ri) {
@@ -1005,6 +1022,7 @@ ReplayResult Engine::run() {
         fail(at(op.line, "space: " + r.error().message));
       }
       spaces_.push_back(static_cast<i64>(op.value));
+      roots_[op.value] = os_->root(static_cast<i64>(op.value));
       continue;
     }
     if (single) {
@@ -1032,18 +1050,6 @@ ReplayResult Engine::run() {
   }
   if (progress) std::fprintf(stderr, "\r%*s\r", 60, "");
   if (!failed()) end_epoch();
-  if (opt_.inspect && !failed()) {
-    MachineView view{cfg_, profile_, shape_, *mem_, {}, {}, {}, {}, 0};
-    for (auto& c : cpus_) {
-      view.cpus.push_back(&c->mmu);
-      view.current_space.push_back(c->model.space);
-    }
-    view.spaces = spaces_;
-    view.root = [this](i64 space) { return os_->root(space); };
-    view.last_line = last_line_;
-    opt_.inspect(view);
-  }
-
   ReplayResult out;
   {
     std::lock_guard g(result_mu_);
@@ -1065,6 +1071,19 @@ ReplayResult Engine::run() {
     out.stats.cpus.push_back(c->stats);
   }
   out.stats.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  // Tools look at the machine last, so what they translate is not counted in the statistics.
+  if (opt_.inspect && !failed()) {
+    MachineView view{cfg_, profile_, shape_, *mem_, {}, {}, {}, {}, 0};
+    for (auto& c : cpus_) {
+      view.cpus.push_back(&c->mmu);
+      view.current_space.push_back(c->model.space);
+    }
+    view.spaces = spaces_;
+    view.root = [this](i64 space) { return root_of(space); };
+    view.last_line = last_line_;
+    opt_.inspect(view);
+  }
+
 
   if (recording && out.verdict != ReplayResult::Verdict::kBadInput) {
     // Write the trace back with every access pinned (docs/trace-format.md, "Pins").

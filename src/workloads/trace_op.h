@@ -49,6 +49,7 @@ struct ExpectAccess {
   std::optional<u64> pa;
   std::optional<u64> size;
   u16 code = 0;
+  bool operator==(const ExpectAccess&) const = default;
 };
 
 struct TraceOp {
@@ -91,6 +92,8 @@ struct TraceOp {
   u8 level = 0;
   u64 raw = 0;
   u64 mask = ~u64{0};
+
+  bool operator==(const TraceOp&) const = default;
 };
 
 struct MachineConfig {

@@ -301,12 +301,118 @@ Result<bool, TraceError> TraceParser::next(TraceOp& op) {
     }
     if (line.size() >= kMaxLine) return Err{error_at(0, "line too long (64 KiB at most)")};
     op = TraceOp{};
+    if (fast_path_ == FastPath::kOn && parse_access_fast(line, op)) {
+      line_text_ = line;
+      return true;
+    }
+    op = TraceOp{};
     const bool got = PAGESIM_TRY(parse_line(line, op));
     if (got) {
       line_text_ = line;
       return true;
     }
   }
+}
+
+// --- The fast path for the commonest statement ----------------------------------------------
+//
+// Most lines of big traces are plain accesses: `[cpuN] read|write|fetch VA [cpl=C]`, optionally
+// pinned with `-> ok`, `-> ok size=S` or `-> pf code=C`. This recognises exactly those shapes,
+// valid, and fills `op` as parse_line would; anything else — another shape, a comment, an error
+// — returns false and goes through parse_line, which owns every diagnostic. Keeping the two in
+// step is checked by a test that parses every bundled trace both ways.
+bool TraceParser::parse_access_fast(std::string_view line, TraceOp& op) {
+  const char* p = line.data();
+  const char* const end = p + line.size();
+  // The next token, or an empty view when the line is over; a character the slow path treats
+  // specially (a comment, a tab, a carriage return) makes us give up.
+  auto token = [&](std::string_view& out) {
+    while (p != end && *p == ' ') ++p;
+    const char* q = p;
+    while (q != end && kCharClass[static_cast<u8>(*q)] == 0) ++q;
+    if (q != end && *q != ' ') return false;  // a tab, a carriage return or a comment
+    out = std::string_view(p, static_cast<size_t>(q - p));
+    p = q;
+    return true;
+  };
+  // Plain hexadecimal ("0x" and at most 16 digits) inline; anything else through parse_number.
+  auto address = [](std::string_view t) -> std::optional<u64> {
+    if (t.size() > 2 && t.size() <= 18 && t[0] == '0' && t[1] == 'x') {
+      u64 v = 0;
+      for (size_t i = 2; i < t.size(); ++i) {
+        const char c = t[i];
+        u64 d;
+        if (c >= '0' && c <= '9') {
+          d = static_cast<u64>(c - '0');
+        } else if (c >= 'a' && c <= 'f') {
+          d = static_cast<u64>(c - 'a' + 10);
+        } else {
+          return parse_number(t);
+        }
+        v = (v << 4) | d;
+      }
+      return v;
+    }
+    return parse_number(t);
+  };
+  std::string_view t;
+  if (!token(t) || t.empty()) return false;
+  if (t.size() > 3 && t.starts_with("cpu")) {
+    const std::string_view digits = t.substr(3);
+    if (digits.size() > 1 && digits[0] == '0') return false;
+    u64 n = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return false;
+      n = n * 10 + static_cast<u64>(c - '0');
+      if (n >= machine_.cpus) return false;
+    }
+    op.cpu = static_cast<u16>(n);
+    if (!token(t)) return false;
+  }
+  if (t == "read") {
+    op.access = AccessType::kRead;
+  } else if (t == "write") {
+    op.access = AccessType::kWrite;
+  } else if (t == "fetch") {
+    op.access = AccessType::kFetch;
+  } else {
+    return false;
+  }
+  if (!token(t) || t.empty()) return false;
+  const auto va = address(t);
+  if (!va) return false;
+  op.va = VAddr(*va);
+  if (!token(t)) return false;
+  if (t.size() == 5 && t.starts_with("cpl=") && t[4] >= '0' && t[4] <= '3') {
+    op.cpl = static_cast<i8>(t[4] - '0');
+    if (!token(t)) return false;
+  }
+  if (t == "->") {
+    if (!token(t)) return false;
+    if (t == "ok") {
+      op.expect.kind = ExpectAccess::Kind::kOk;
+      if (!token(t)) return false;
+      if (t.starts_with("size=")) {
+        const auto s = parse_number(t.substr(5));
+        if (!s || (*s != 4 * KiB && *s != 2 * MiB && *s != 1 * GiB)) return false;
+        op.expect.size = *s;
+        if (!token(t)) return false;
+      }
+    } else if (t == "pf") {
+      op.expect.kind = ExpectAccess::Kind::kPf;
+      if (!token(t) || !t.starts_with("code=")) return false;
+      const auto c = parse_number(t.substr(5));
+      if (!c || *c > 0xffff) return false;
+      op.expect.code = static_cast<u16>(*c);
+      if (!token(t)) return false;
+    } else {
+      return false;
+    }
+  }
+  if (!t.empty()) return false;  // something more: the slow path decides
+  op.kind = OpKind::kAccess;
+  op.line = line_no_;
+  return true;
 }
 
 // --- One statement ---------------------------------------------------------------------------

@@ -58,6 +58,11 @@ class TraceParser {
   // The text of the line `next` returned last (without its newline).
   std::string_view line_text() const { return line_text_; }
   const std::string& name() const { return name_; }
+  // Whether plain access lines take the fast path (the default) or the general one; both give
+  // the same statements, which a test checks on every bundled trace.
+  enum class FastPath : u8 { kOn, kOff };
+  void set_fast_path(FastPath f) { fast_path_ = f; }
+
   // Called with every physical line as it is read (header, comments and blank lines included),
   // so `replay --record` can write the trace back whole. Set before read_preamble().
   void set_line_sink(std::function<void(u64 line, std::string_view text)> sink) {
@@ -76,6 +81,7 @@ class TraceParser {
   };
 
   bool read_line(std::string_view& out);
+  bool parse_access_fast(std::string_view line, TraceOp& op);
   Result<bool, TraceError> parse_line(std::string_view line, TraceOp& op);
   Result<void, TraceError> parse_machine(const std::vector<Token>& toks);
   TraceError error_at(u32 col, std::string message) const;
@@ -101,6 +107,7 @@ class TraceParser {
   std::vector<struct ArgItem> arg_storage_;     // reused for every line (no allocation)
   std::vector<struct ArgItem> expect_storage_;
   std::function<void(u64, std::string_view)> sink_;
+  FastPath fast_path_ = FastPath::kOn;
 };
 
 }  // namespace pagesim::wl

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "workloads/number.h"
 
@@ -294,6 +296,65 @@ TEST(TraceParser, HeaderAndMachineErrors) {
   Parsed p = parse("pagesim-trace 1\n", ov);
   ASSERT_TRUE(p.error);
   EXPECT_NE(p.error->message.find("1 to 64"), std::string::npos);
+}
+
+// The fast path for plain accesses must give exactly what the general parser gives: checked on
+// every bundled trace, on access lines of every accepted shape, and on near-misses that only the
+// general parser may accept or reject.
+TEST(TraceParser, FastPathAgreesWithTheGeneralParser) {
+  auto all = [](const std::string& name, const std::string& text, TraceParser::FastPath f) {
+    auto p = TraceParser::from_string(name, text);
+    p->set_fast_path(f);
+    std::vector<TraceOp> ops;
+    std::string error;
+    if (auto r = p->read_preamble(); !r.ok()) return std::pair{ops, r.error().to_string()};
+    TraceOp op;
+    for (;;) {
+      auto r = p->next(op);
+      if (!r.ok()) {
+        error = r.error().to_string();
+        break;
+      }
+      if (!*r) break;
+      ops.push_back(op);
+    }
+    return std::pair{ops, error};
+  };
+  auto same = [&](const std::string& name, const std::string& text) {
+    auto fast = all(name, text, TraceParser::FastPath::kOn);
+    auto slow = all(name, text, TraceParser::FastPath::kOff);
+    EXPECT_EQ(fast.second, slow.second) << name;
+    EXPECT_EQ(fast.first.size(), slow.first.size()) << name;
+    for (size_t i = 0; i < std::min(fast.first.size(), slow.first.size()); ++i) {
+      EXPECT_TRUE(fast.first[i] == slow.first[i]) << name << ": statement " << i << " (line "
+                                                  << slow.first[i].line << ")";
+    }
+    return fast.first.size();
+  };
+  namespace fs = std::filesystem;
+  size_t files = 0, statements = 0;
+  for (const auto& e : fs::recursive_directory_iterator(fs::path(PAGESIM_SOURCE_DIR) / "traces")) {
+    if (e.path().extension() != ".trace") continue;
+    std::ifstream f(e.path());
+    std::stringstream ss;
+    ss << f.rdbuf();
+    statements += same(e.path().string(), ss.str());
+    ++files;
+  }
+  EXPECT_GT(files, 10u);
+  EXPECT_GT(statements, 10000u);
+  same("shapes", std::string(kHead) +
+                     "read 0x1000\nwrite 4096 cpl=3\ncpu1 fetch 0x2000 cpl=0\n"
+                     "read 0x1000 -> ok\nread 0x1000  ->  ok  size=2M\nwrite 0 -> pf code=0x7\n"
+                     "read 0x1000 cpl=3 -> ok size=1G\nread 0x800000000000 -> gp\n"
+                     "read 0x1000 ac=1\nread 0x1000\t cpl=3\nread 0x1000 # c\n"
+                     "read 0x1000 cpl=3 implicit\nread 0x1000 -> ok pa=0x1000 size=4K\n");
+  for (const char* bad : {"read", "read 0x1000 cpl=4", "read 0x1000 -> ok size=3K",
+                          "read 0x1000 -> pf code=0x10000", "cpu01 read 0", "cpu2 read 0",
+                          "read 0x1000 cpl=3 extra", "read 0x1000 ->", "read 0x1000 -> pf",
+                          "read 0x1g", "fetch 0x1000 ac=1", "reads 0x1000"}) {
+    same(bad, std::string(kHead) + bad + "\n");
+  }
 }
 
 TEST(TraceParser, LongLineIsAnErrorNotAMemoryHog) {
