@@ -14,6 +14,9 @@ namespace pagesim {
 
 template <class E>
 struct Err {
+  // A constructor rather than aggregate initialisation, so both Err{e} and Err(e) work with
+  // every compiler (clang 14 lacks C++20's parenthesised aggregate initialisation).
+  Err(E e) : error(std::move(e)) {}  // NOLINT: implicit by design
   E error;
 };
 template <class E>

@@ -542,7 +542,7 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
     }
     return {};
   };
-  auto va_arg = [&](const Args::Item& it, bool must_be_canonical) -> Result<VAddr, TraceError> {
+  auto vaddr_arg = [&](const Args::Item& it, bool must_be_canonical) -> Result<VAddr, TraceError> {
     const u64 v = PAGESIM_TRY(number(it, "a virtual address"));
     if (must_be_canonical && !canonical(v, levels)) {
       return err(value_col(it), fmt::format("virtual address {:#x} is not canonical for {}-level "
@@ -577,7 +577,7 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
   // A memory-management range: canonical, 4K-aligned, non-empty, within one half.
   auto mm_range = [&](const Args::Item& va_it, const Args::Item& len_it)
       -> Result<void, TraceError> {
-    op.va = PAGESIM_TRY(va_arg(va_it, true));
+    op.va = PAGESIM_TRY(vaddr_arg(va_it, true));
     op.len = PAGESIM_TRY(number(len_it, "a size"));
     PAGESIM_TRY(aligned4k(va_it, op.va.value(), "virtual address"));
     PAGESIM_TRY(aligned4k(len_it, op.len, "length"));
@@ -795,7 +795,7 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
                 : name == "write" ? AccessType::kWrite
                                   : AccessType::kFetch;
     const Args::Item* va = PAGESIM_TRY(positional("a virtual address"));
-    op.va = PAGESIM_TRY(va_arg(*va, false));
+    op.va = PAGESIM_TRY(vaddr_arg(*va, false));
     if (Args::Item* c = find_key("cpl")) {
       const u64 v = PAGESIM_TRY(number(*c, "0 to 3"));
       if (v > 3) return err(value_col(*c), fmt::format("expected 0 to 3 for 'cpl', found '{}'",
@@ -915,7 +915,7 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
     op.kind = OpKind::kInvlpg;
     PAGESIM_TRY(no_arrow());
     const Args::Item* va = PAGESIM_TRY(positional("a virtual address"));
-    op.va = PAGESIM_TRY(va_arg(*va, false));
+    op.va = PAGESIM_TRY(vaddr_arg(*va, false));
     PAGESIM_TRY(finish({}, {}));
     return true;
   }
@@ -934,7 +934,7 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
                                                           p->value));
       op.pcid = static_cast<u16>(n);
     }
-    if (Args::Item* a = find_key("va")) op.va = PAGESIM_TRY(va_arg(*a, false));
+    if (Args::Item* a = find_key("va")) op.va = PAGESIM_TRY(vaddr_arg(*a, false));
     PAGESIM_TRY(finish({"pcid", "va"}, {}));
     return true;
   }
@@ -999,7 +999,7 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
     op.kind = OpKind::kExpectEntry;
     PAGESIM_TRY(no_arrow());
     const Args::Item* va = PAGESIM_TRY(positional("a virtual address"));
-    op.va = PAGESIM_TRY(va_arg(*va, true));
+    op.va = PAGESIM_TRY(vaddr_arg(*va, true));
     Args::Item* lv = find_key("level");
     if (lv == nullptr) return err(0, "'expect-entry' needs level=L");
     const u64 l = PAGESIM_TRY(number(*lv, fmt::format("a level from 1 to {}", levels)));
