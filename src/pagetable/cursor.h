@@ -45,6 +45,9 @@
 // - Range arithmetic never overflows: "fits" is "end − va ≥ size".
 // - `map` hands back what it replaced (the old page, or a whole child table when a huge page
 //   is mapped over one) instead of freeing it: the caller frees it after the TLB shootdown.
+// - `map` climbs back to the page's level when a query or jump left the cursor below it (the
+//   seed asserts); when the cursor's guard is the very child table in the page's slot (a cursor
+//   created for exactly the page's range), the map is refused with kGuardNodeInTheWay.
 // - Absent slots are skipped by their slot end, not by `va + page size` (the seed's test skipped
 //   the rest of the range when the cursor sat mid-slot); `protect_next` stops at the end of its
 //   range like `take_next` does, as the seed's documentation says.
@@ -77,8 +80,8 @@ constexpr PagingLevel level_of_page_size(u64 size) {
 // translations are flushed, then dropped (dropping frees frames and nodes).
 template <PageTableEntryTrait E, PagingConstsTrait C>
 struct [[nodiscard]] MapOutcome {
-  std::optional<PageTableItem> replaced;             // the leaf mapping that was there
-  std::optional<RawPageTableNode<E, C>> detached;    // a child table that was there
+  std::optional<PageTableItem> replaced;           // the leaf mapping that was there
+  std::optional<RawPageTableNode<E, C>> detached;  // a child table that was there
   bool replaced_anything() const { return replaced.has_value() || detached.has_value(); }
 };
 
@@ -99,19 +102,19 @@ class Cursor {
   // Creates a cursor claiming `range` (the seed's `Cursor::new`); see the lock protocol above.
   static Result<Cursor, PageTableError> create(const PageTable<M, E, C>& pt, VRange range) {
     if (!covers<M, C>(range)) {
-      return Err{PageTableError{.code = PtErrc::kInvalidVaddrRange, .va = range.start,
-                                .va2 = range.end}};
+      return Err{
+          PageTableError{.code = PtErrc::kInvalidVaddrRange, .va = range.start, .va2 = range.end}};
     }
     if (!range.start.is_aligned(C::BASE_PAGE_SIZE) || !range.end.is_aligned(C::BASE_PAGE_SIZE)) {
       const VAddr bad = range.start.is_aligned(C::BASE_PAGE_SIZE) ? range.end : range.start;
-      return Err{PageTableError{.code = PtErrc::kUnalignedVaddr, .va = bad,
-                                .size = C::BASE_PAGE_SIZE}};
+      return Err{
+          PageTableError{.code = PtErrc::kUnalignedVaddr, .va = bad, .size = C::BASE_PAGE_SIZE}};
     }
     Cursor c(pt.allocator(), range);
     c.guards_[C::NR_LEVELS - 1] = pt.root().clone_shallow().lock();
     for (;;) {
-      const bool level_too_high = pte_index<C>(range.start, c.level_) ==
-                                  pte_index<C>(range.end - 1, c.level_);
+      const bool level_too_high =
+          pte_index<C>(range.start, c.level_) == pte_index<C>(range.end - 1, c.level_);
       if (!level_too_high) break;
       const E pte = c.read_cur_pte();
       if (!pte.is_present() || pte.is_last(c.level_)) break;
@@ -135,8 +138,8 @@ class Cursor {
   // Mapped (an extra reference to the page), or MappedUntracked. Descends into child tables.
   Result<PageTableItem, PageTableError> query() {
     if (va_ >= barrier_va_.end) {
-      return Err{PageTableError{.code = PtErrc::kInvalidVaddr, .va = va_,
-                                .va2 = barrier_va_.start}};
+      return Err{
+          PageTableError{.code = PtErrc::kInvalidVaddr, .va = va_, .va2 = barrier_va_.start}};
     }
     for (;;) {
       const E pte = read_cur_pte();
@@ -171,12 +174,11 @@ class Cursor {
   // Moves to `va` inside the locked range (the seed's `jump`), climbing as needed.
   Result<void, PageTableError> jump(VAddr va) {
     if (!va.is_aligned(C::BASE_PAGE_SIZE)) {
-      return Err{PageTableError{.code = PtErrc::kUnalignedVaddr, .va = va,
-                                .size = C::BASE_PAGE_SIZE}};
+      return Err{
+          PageTableError{.code = PtErrc::kUnalignedVaddr, .va = va, .size = C::BASE_PAGE_SIZE}};
     }
     if (!barrier_va_.contains(va)) {
-      return Err{PageTableError{.code = PtErrc::kInvalidVaddr, .va = va,
-                                .va2 = barrier_va_.start}};
+      return Err{PageTableError{.code = PtErrc::kInvalidVaddr, .va = va, .va2 = barrier_va_.start}};
     }
     for (;;) {
       const u64 node_size = page_size<C>(level_ + 1);
@@ -220,7 +222,10 @@ class Cursor {
 
  protected:
   Cursor(FrameAllocator& a, VRange range)
-      : alloc_(&a), level_(C::NR_LEVELS), guard_level_(C::NR_LEVELS), va_(range.start),
+      : alloc_(&a),
+        level_(C::NR_LEVELS),
+        guard_level_(C::NR_LEVELS),
+        va_(range.start),
         barrier_va_(range) {}
 
   // Goes up a level, unlocking the current node (the seed's `level_up`).
@@ -254,9 +259,7 @@ class Cursor {
   E read_cur_pte() { return cur_node().read_pte(cur_idx()); }
   // Whether the current address lies where mappings are tracked (the seed's
   // `in_tracked_range`).
-  Tracked tracked() const {
-    return in_tracked_range<M, C>(va_) ? Tracked::kYes : Tracked::kNo;
-  }
+  Tracked tracked() const { return in_tracked_range<M, C>(va_) ? Tracked::kYes : Tracked::kNo; }
 
   FrameAllocator* alloc_;
   std::array<std::optional<Node>, C::NR_LEVELS> guards_;
@@ -277,13 +280,13 @@ class CursorMut : private Cursor<M, E, C> {
     return CursorMut(std::move(base));
   }
 
+  using Base::barrier_va;
   using Base::guard_level;
   using Base::jump;
   using Base::level;
   using Base::locked_node;
   using Base::query;
   using Base::virt_addr;
-  using Base::barrier_va;
 
   // Maps `page` at the current address with `prop` and moves past it (the seed's `map`).
   // The page's size picks the level; child tables are created where absent. Mapping over an
@@ -291,8 +294,9 @@ class CursorMut : private Cursor<M, E, C> {
   // Both come back in the outcome, for the caller to drop after the TLB flush.
   // Errors: a page size the table cannot map, an address not aligned to the page, a page past
   // the locked range, a tracked page in the untracked linear map, a property the entry cannot
-  // encode, a smaller page inside an existing huge page, simulated memory exhausted (the table
-  // stays consistent; the page is dropped).
+  // encode, a smaller page inside an existing huge page, a huge page whose slot holds the child
+  // table this cursor is locked on, simulated memory exhausted (the table stays consistent; the
+  // page is dropped).
   Result<MapOutcome<E, C>, PageTableError> map(Frame page, PageProperty prop) {
     const u64 size = page.size();
     const PagingLevel page_level = level_of_page_size<C>(size);
@@ -303,7 +307,8 @@ class CursorMut : private Cursor<M, E, C> {
       return Err{PageTableError{.code = PtErrc::kUnalignedVaddr, .va = this->va_, .size = size}};
     }
     if (!fits_below(this->va_, size, this->barrier_va_.end)) {
-      return Err{PageTableError{.code = PtErrc::kBeyondCursorRange, .va = this->va_ + size,
+      return Err{PageTableError{.code = PtErrc::kBeyondCursorRange,
+                                .va = this->va_ + size,
                                 .va2 = this->barrier_va_.end}};
     }
     if (this->tracked() == Tracked::kNo) {
@@ -313,6 +318,16 @@ class CursorMut : private Cursor<M, E, C> {
       return Err{PageTableError{.code = PtErrc::kUnsupportedProperty, .va = this->va_}};
     }
     const VAddr end = this->va_ + size;
+
+    // A query or a jump may have left the cursor below the page's level, in a child table of the
+    // page's slot: climb back (as later Asterinas does), releasing the lower nodes. The cursor
+    // cannot climb above its guard: when the guard itself is below the page's level, the range is
+    // exactly the page's slot, that slot holds the child table the cursor is locked on, and the
+    // slot's own node is not locked by this cursor (the seed trips a debug assertion here).
+    while (this->level_ < page_level && this->level_ < this->guard_level_) this->level_up();
+    if (this->level_ < page_level) {
+      return Err{PageTableError{.code = PtErrc::kGuardNodeInTheWay, .va = this->va_, .size = size}};
+    }
 
     // Go down while this level cannot hold the page.
     while (this->level_ > C::HIGHEST_TRANSLATION_LEVEL ||
@@ -324,8 +339,8 @@ class CursorMut : private Cursor<M, E, C> {
       } else if (!pte.is_present()) {
         PAGESIM_TRY(level_down_create());
       } else {
-        return Err{PageTableError{.code = PtErrc::kSmallPageInHugePage, .va = this->va_,
-                                  .size = size}};
+        return Err{
+            PageTableError{.code = PtErrc::kSmallPageInHugePage, .va = this->va_, .size = size}};
       }
     }
     PAGESIM_ASSERT(this->level_ == page_level, "mapping a level-{} page at level {}", page_level,
@@ -344,13 +359,13 @@ class CursorMut : private Cursor<M, E, C> {
   // are mapped, the table is consistent.
   Result<MapPaOutcome<E, C>, PageTableError> map_pa(PRange pa, PageProperty prop) {
     if (pa.empty()) {
-      return Err{PageTableError{.code = PtErrc::kInvalidVaddrRange, .va = this->va_,
-                                .va2 = this->va_}};
+      return Err{
+          PageTableError{.code = PtErrc::kInvalidVaddrRange, .va = this->va_, .va2 = this->va_}};
     }
     if (!pa.start.is_aligned(C::BASE_PAGE_SIZE) || !pa.end.is_aligned(C::BASE_PAGE_SIZE)) {
       const PAddr bad = pa.start.is_aligned(C::BASE_PAGE_SIZE) ? pa.end : pa.start;
-      return Err{PageTableError{.code = PtErrc::kUnalignedPaddr, .va = VAddr(bad.value()),
-                                .size = C::BASE_PAGE_SIZE}};
+      return Err{PageTableError{
+          .code = PtErrc::kUnalignedPaddr, .va = VAddr(bad.value()), .size = C::BASE_PAGE_SIZE}};
     }
     const u64 len = pa.size();
     if (!fits_below(this->va_, len, this->barrier_va_.end)) {
@@ -374,8 +389,7 @@ class CursorMut : private Cursor<M, E, C> {
       const bool is_kernel_shared_node = M::kIsKernel && this->level_ >= C::NR_LEVELS - 1;
       const u64 size = page_size<C>(this->level_);
       if (this->level_ > C::HIGHEST_TRANSLATION_LEVEL || is_kernel_shared_node ||
-          !this->va_.is_aligned(size) || !fits_below(this->va_, size, end) ||
-          !p.is_aligned(size)) {
+          !this->va_.is_aligned(size) || !fits_below(this->va_, size, end) || !p.is_aligned(size)) {
         const E pte = this->read_cur_pte();
         if (pte.is_present() && !pte.is_last(this->level_)) {
           this->level_down();
@@ -428,8 +442,8 @@ class CursorMut : private Cursor<M, E, C> {
           PAGESIM_TRY(level_down_split());
           continue;
         }
-        return Err{PageTableError{.code = PtErrc::kPartialHugeUnmap,
-                                  .va = this->va_.align_down(size), .size = size}};
+        return Err{PageTableError{
+            .code = PtErrc::kPartialHugeUnmap, .va = this->va_.align_down(size), .size = size}};
       }
 
       const VAddr va = this->va_;
@@ -451,9 +465,11 @@ class CursorMut : private Cursor<M, E, C> {
   // left, with the cursor at the end of the range. Splits untracked huge pages covered in part.
   // `op` receives the entry's current property; accessed/dirty bits that hardware sets while
   // it runs are kept. Errors: as take_next, plus a property the entry cannot encode.
+  // clang-format off
   template <class Op>
     requires std::invocable<Op&, PageProperty&>
   Result<std::optional<VRange>, PageTableError> protect_next(u64 len, Op&& op) {
+    // clang-format on
     const VAddr end = PAGESIM_TRY(range_end(len));
     while (this->va_ < end) {
       const E pte = this->read_cur_pte();
@@ -468,8 +484,8 @@ class CursorMut : private Cursor<M, E, C> {
       }
       if (!this->va_.is_aligned(size) || !fits_below(this->va_, size, end)) {
         if (this->tracked() == Tracked::kYes) {
-          return Err{PageTableError{.code = PtErrc::kPartialHugeProtect,
-                                    .va = this->va_.align_down(size), .size = size}};
+          return Err{PageTableError{
+              .code = PtErrc::kPartialHugeProtect, .va = this->va_.align_down(size), .size = size}};
         }
         PAGESIM_TRY(level_down_split());
         continue;
@@ -492,7 +508,12 @@ class CursorMut : private Cursor<M, E, C> {
   // Hands the root's guard to the caller if this cursor locked the root (the seed's
   // `leak_root_guard`); the cursor is consumed.
   std::optional<PageTableNode<E, C>> leak_root_guard() && {
-    if (this->guard_level_ != C::NR_LEVELS) return std::nullopt;
+    if (this->guard_level_ != C::NR_LEVELS) {
+      // Consumed without a root guard to hand over: release every lock now, lowest first, as
+      // dropping the seed's cursor does (the caller's moved-from object must not keep them).
+      for (auto& g : this->guards_) g.reset();
+      return std::nullopt;
+    }
     while (this->level_ < C::NR_LEVELS) this->level_up();
     std::optional<PageTableNode<E, C>> root = std::move(this->guards_[C::NR_LEVELS - 1]);
     this->guards_[C::NR_LEVELS - 1].reset();
@@ -506,11 +527,10 @@ class CursorMut : private Cursor<M, E, C> {
     const Tracked tracked = this->tracked();
     auto node = PageTableNode<E, C>::alloc(*this->alloc_, this->level_ - 1, tracked);
     if (!node.ok()) {
-      return Err{PageTableError{.code = PtErrc::kOutOfMemory, .va = this->va_,
-                                .alloc = node.error()}};
+      return Err{
+          PageTableError{.code = PtErrc::kOutOfMemory, .va = this->va_, .alloc = node.error()}};
     }
-    TakenChild<E, C> old =
-        cur_node_mut().set_child_pt(this->cur_idx(), node->clone_raw(), tracked);
+    TakenChild<E, C> old = cur_node_mut().set_child_pt(this->cur_idx(), node->clone_raw(), tracked);
     PAGESIM_ASSERT(std::holds_alternative<ChildNone>(old.child),
                    "level_down_create over a present entry at {}", this->va_);
     this->level_ -= 1;
@@ -525,8 +545,7 @@ class CursorMut : private Cursor<M, E, C> {
                    "level_down_split of a tracked or level-1 entry at {}", this->va_);
     auto r = cur_node_mut().split_untracked_huge(this->cur_idx());
     if (!r.ok()) {
-      return Err{PageTableError{.code = PtErrc::kOutOfMemory, .va = this->va_,
-                                .alloc = r.error()}};
+      return Err{PageTableError{.code = PtErrc::kOutOfMemory, .va = this->va_, .alloc = r.error()}};
     }
     this->level_down();
     return {};
@@ -540,8 +559,8 @@ class CursorMut : private Cursor<M, E, C> {
   // The end of [va, va + len), checked against the locked range.
   Result<VAddr, PageTableError> range_end(u64 len) const {
     if (!is_aligned(len, C::BASE_PAGE_SIZE)) {
-      return Err{PageTableError{.code = PtErrc::kUnalignedVaddr, .va = VAddr(len),
-                                .size = C::BASE_PAGE_SIZE}};
+      return Err{PageTableError{
+          .code = PtErrc::kUnalignedVaddr, .va = VAddr(len), .size = C::BASE_PAGE_SIZE}};
     }
     if (len != 0 && !fits_below(this->va_, len, this->barrier_va_.end)) {
       return Err{PageTableError{.code = PtErrc::kBeyondCursorRange,

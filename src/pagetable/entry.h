@@ -20,6 +20,7 @@
 namespace pagesim::pt {
 
 // What generic page-table code needs of an entry type (the seed's `PageTableEntryTrait`).
+// clang-format off (clang-format 14 mangles requires-expressions)
 template <class E>
 concept PageTableEntryTrait = requires(E e, const E ce, PAddr pa, PagingLevel level,
                                        PageProperty prop, u64 raw) {
@@ -32,13 +33,14 @@ concept PageTableEntryTrait = requires(E e, const E ce, PAddr pa, PagingLevel le
   { ce.paddr() } -> std::same_as<PAddr>;
   { ce.prop() } -> std::same_as<PageProperty>;
   { ce.is_last(level) } -> std::same_as<bool>;
-  { e.set_prop(prop) };
+  {e.set_prop(prop)};
   // Whether a property can be encoded at all (the seed-era x86 entry has no PAT support).
   { E::can_encode(prop) } -> std::same_as<bool>;
   // The hardware-owned status bits (accessed / dirty) of a raw value: protect and unmap must
   // preserve what hardware sets concurrently (DESIGN.md, "Concurrency with the hardware").
   { E::kHardwareStatusBits } -> std::convertible_to<u64>;
 };
+// clang-format on
 
 class X86PageTableEntry {
  public:

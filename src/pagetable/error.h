@@ -23,14 +23,15 @@ enum class PtErrc : u8 {
   kUntrackedInTracked,   // a physical range mapped in a tracked range
   kBadPageSize,          // a page whose size this page table cannot map
   kUnsupportedProperty,  // a property the entry cannot encode (e.g. write-combining)
+  kGuardNodeInTheWay,    // a huge page whose slot holds the child table the cursor is locked on
   kOutOfMemory,          // simulated memory exhausted (or an injected allocation failure)
 };
 
 struct PageTableError {
   PtErrc code = PtErrc::kInvalidVaddrRange;
-  VAddr va;     // the address concerned (start of a range)
-  VAddr va2;    // end of a range, where one is involved
-  u64 size = 0; // a page or block size, where one is involved
+  VAddr va;            // the address concerned (start of a range)
+  VAddr va2;           // end of a range, where one is involved
+  u64 size = 0;        // a page or block size, where one is involved
   AllocError alloc{};  // for kOutOfMemory
 
   std::string message() const;

@@ -34,9 +34,11 @@ class PageTable {
   // A kernel page table whose whole kernel half has level NR−1 nodes, so every user page table
   // created from it shares the same kernel mappings (Asterinas `init_kernel_page_table` with
   // `make_shared_tables(256..512)`).
+  // clang-format off
   static Result<PageTable, PageTableError> new_kernel(FrameAllocator& a)
     requires M::kIsKernel
   {
+    // clang-format on
     PageTable pt = PAGESIM_TRY(empty(a));
     PAGESIM_TRY(pt.make_shared_tables(kNrEntries / 2, kNrEntries));
     return pt;
@@ -44,9 +46,11 @@ class PageTable {
 
   // Populates root slots [first, last) of the kernel half with empty level NR−1 nodes (the
   // seed's `make_shared_tables`).
+  // clang-format off
   Result<void, PageTableError> make_shared_tables(u64 first, u64 last)
     requires M::kIsKernel
   {
+    // clang-format on
     PAGESIM_ASSERT(first >= kNrEntries / 2 && first <= last && last <= kNrEntries,
                    "shared root slots [{}, {}) outside the kernel half", first, last);
     PageTableNode<E, C> root = root_.clone_shallow().lock();
@@ -65,9 +69,11 @@ class PageTable {
 
   // A user page table sharing this kernel table's top-level kernel nodes (the seed's
   // `create_user_page_table`: a root copy with slots 256–511 shared, 0–255 empty).
+  // clang-format off
   Result<PageTable<UserMode, E, C>, PageTableError> create_user_page_table() const
     requires M::kIsKernel
   {
+    // clang-format on
     PageTableNode<E, C> root = root_.clone_shallow().lock();
     auto copy = root.make_copy({0, 0}, {kNrEntries / 2, kNrEntries});
     if (!copy.ok()) return Err{PageTableError{.code = PtErrc::kOutOfMemory, .alloc = copy.error()}};
@@ -76,9 +82,11 @@ class PageTable {
 
   // Removes write permission from every user mapping and returns a copy sharing the pages and
   // the kernel half (the seed's `fork_copy_on_write`).
+  // clang-format off
   Result<PageTable, PageTableError> fork_copy_on_write()
     requires(!M::kIsKernel)
   {
+    // clang-format on
     const VRange all = M::template vaddr_range<C>();
     CursorMut<M, E, C> cursor = PAGESIM_TRY(cursor_mut(all));
     for (;;) {

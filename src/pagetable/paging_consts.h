@@ -14,6 +14,7 @@ namespace pagesim::pt {
 
 using PagingLevel = u8;
 
+// clang-format off (clang-format 14 mangles requires-clauses)
 template <class C>
 concept PagingConstsTrait = requires {
   { C::BASE_PAGE_SIZE } -> std::convertible_to<u64>;
@@ -21,15 +22,17 @@ concept PagingConstsTrait = requires {
   { C::HIGHEST_TRANSLATION_LEVEL } -> std::convertible_to<PagingLevel>;
   { C::PTE_SIZE } -> std::convertible_to<u64>;
   { C::ADDRESS_WIDTH } -> std::convertible_to<unsigned>;
-} && is_pow2(C::BASE_PAGE_SIZE) && C::HIGHEST_TRANSLATION_LEVEL < C::NR_LEVELS &&
-                            C::HIGHEST_TRANSLATION_LEVEL >= 1;
+}
+&&is_pow2(C::BASE_PAGE_SIZE) && C::HIGHEST_TRANSLATION_LEVEL <
+                                    C::NR_LEVELS&& C::HIGHEST_TRANSLATION_LEVEL >= 1;
 
 // x86-64 IA-32e paging: 4 KiB base pages, 512 eight-byte entries per node, 48-bit linear
 // addresses with 4 levels and 57-bit with 5 (spec W1, W2). The highest translation level is 3:
 // 1 GiB leaves (spec E3); a kernel that wants at most 2 MiB leaves uses HighestLevel = 2.
 template <PagingLevel Levels, PagingLevel HighestLevel = 3>
-  requires(Levels == 4 || Levels == 5)
-struct X86PagingConsts {
+requires(Levels == 4 || Levels == 5)
+    // clang-format on
+    struct X86PagingConsts {
   static constexpr u64 BASE_PAGE_SIZE = 4096;
   static constexpr PagingLevel NR_LEVELS = Levels;
   static constexpr PagingLevel HIGHEST_TRANSLATION_LEVEL = HighestLevel;
@@ -71,8 +74,6 @@ constexpr u64 pte_index(VAddr va, PagingLevel level) {
 
 // Whether [va, va + size) fits below `end`, written so nothing overflows near the top of the
 // address space (the seed's `va + page_size > end` wraps there; BEHAVIOURS.md).
-constexpr bool fits_below(VAddr va, u64 size, VAddr end) {
-  return va < end && end - va >= size;
-}
+constexpr bool fits_below(VAddr va, u64 size, VAddr end) { return va < end && end - va >= size; }
 
 }  // namespace pagesim::pt

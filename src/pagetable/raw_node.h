@@ -57,7 +57,8 @@ class RawPageTableNode {
 
   RawPageTableNode(const RawPageTableNode&) = delete;
   RawPageTableNode& operator=(const RawPageTableNode&) = delete;
-  RawPageTableNode(RawPageTableNode&& o) noexcept : a_(std::exchange(o.a_, nullptr)), pfn_(o.pfn_) {}
+  RawPageTableNode(RawPageTableNode&& o) noexcept
+      : a_(std::exchange(o.a_, nullptr)), pfn_(o.pfn_) {}
   RawPageTableNode& operator=(RawPageTableNode&& o) noexcept {
     if (this != &o) {
       reset();
