@@ -5,9 +5,16 @@
 //
 // Addresses are drawn like sol's: a xorshift64 generator and `base + (x % pages) * 4096`, so
 // both programs pay the same for choosing the address.
+//
+// `--count=NAME[/PAGES] --iterations=N` runs one benchmark's loop a fixed number of times for
+// callgrind (see count_main below and docs/benchmarks.md).
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "mmu/entry_bits.h"
 #include "mmu/mmu.h"
@@ -89,106 +96,208 @@ void report(benchmark::State& state, const Mmu& cpu) {
   state.counters["reads/xlat"] = static_cast<double>(r[1] + r[2] + r[3] + r[4] + r[5]) / n;
 }
 
+// Each benchmark is a fixture (the machine, the CPU and the address generator, set up and
+// warmed outside the timed loop) and its `step()`, one translation. The Google Benchmark loop
+// and the counting loop below (`--count`, for callgrind) run the same step.
+
 // First-level hit: 64 pages (the sol TLB-hit anchor's working set), Intel preset.
-void BM_TranslateL1Hit(benchmark::State& state) {
-  Machine m(64, 4, kBase);
-  Mmu cpu(*m.mem, Profile::sdm(), TlbShape::intel_golden_cove());
-  cpu.set_state(m.state).value();
-  for (u64 i = 0; i < 64; ++i)
-    cpu.translate(VAddr(kBase + i * kFrameSize), Access::read(3));
-  cpu.reset_stats();
+struct L1Hit {
+  Machine m{64, 4, kBase};
+  Mmu cpu{*m.mem, Profile::sdm(), TlbShape::intel_golden_cove()};
   XorShift x;
   const Access a = Access::read(3);
-  u64 sum = 0;
-  for (auto _ : state) {
-    const VAddr va(kBase + (x.next() & 63) * kFrameSize);
-    const Translation t = cpu.translate(va, a);
-    sum += std::get<Ok>(t.outcome).pa.value();
+  L1Hit() {
+    cpu.set_state(m.state).value();
+    for (u64 i = 0; i < 64; ++i) cpu.translate(VAddr(kBase + i * kFrameSize), a);
+    cpu.reset_stats();
   }
-  benchmark::DoNotOptimize(sum);
-  report(state, cpu);
-}
-BENCHMARK(BM_TranslateL1Hit);
+  u64 step() {
+    const VAddr va(kBase + (x.next() & 63) * kFrameSize);
+    return std::get<Ok>(cpu.translate(va, a).outcome).pa.value();
+  }
+};
 
 // Second-level hit: 1,024 pages visited in order with the Intel preset, so each page was
 // evicted from the 96-entry L1 DTLB long before it comes back, but stays in the 2,048-entry
 // STLB.
-void BM_TranslateL2Hit(benchmark::State& state) {
-  const u64 pages = 1024;
-  Machine m(pages, 4, kBase);
-  Mmu cpu(*m.mem, Profile::sdm(), TlbShape::intel_golden_cove());
-  cpu.set_state(m.state).value();
-  for (u64 i = 0; i < pages; ++i)
-    cpu.translate(VAddr(kBase + i * kFrameSize), Access::read(3));
-  cpu.reset_stats();
+struct L2Hit {
+  static constexpr u64 kPages = 1024;
+  Machine m{kPages, 4, kBase};
+  Mmu cpu{*m.mem, Profile::sdm(), TlbShape::intel_golden_cove()};
   const Access a = Access::read(3);
-  u64 i = 0, sum = 0;
-  for (auto _ : state) {
-    const VAddr va(kBase + (i++ % pages) * kFrameSize);
-    sum += std::get<Ok>(cpu.translate(va, a).outcome).pa.value();
+  u64 i = 0;
+  L2Hit() {
+    cpu.set_state(m.state).value();
+    for (u64 n = 0; n < kPages; ++n) cpu.translate(VAddr(kBase + n * kFrameSize), a);
+    cpu.reset_stats();
   }
-  benchmark::DoNotOptimize(sum);
-  report(state, cpu);
-}
-BENCHMARK(BM_TranslateL2Hit);
+  u64 step() {
+    const VAddr va(kBase + (i++ % kPages) * kFrameSize);
+    return std::get<Ok>(cpu.translate(va, a).outcome).pa.value();
+  }
+};
 
 // Walk and fill at random pages among `pages` (sol's walk loop), with a TLB of 64 entries, no
 // second level and no PSC: nearly every translation walks every level and fills.
-void walk_and_fill(benchmark::State& state, int levels, u64 base, const TlbShape& shape) {
-  const u64 pages = static_cast<u64>(state.range(0));
-  Machine m(pages, levels, base);
-  Mmu cpu(*m.mem, Profile::sdm(), shape);
-  cpu.set_state(m.state).value();
+struct WalkAndFill {
+  u64 pages;
+  u64 base;
+  Machine m;
+  Mmu cpu;
   XorShift x;
   const Access a = Access::read(3);
-  // Warm the host caches and page tables as sol's untimed passes do.
-  for (u64 i = 0; i < pages; ++i)
-    cpu.translate(VAddr(base + i * kFrameSize), a);
-  cpu.reset_stats();
-  u64 sum = 0;
-  for (auto _ : state) {
-    const VAddr va(base + (x.next() % pages) * kFrameSize);
-    sum += std::get<Ok>(cpu.translate(va, a).outcome).pa.value();
+  WalkAndFill(u64 pages_, int levels, u64 base_, const TlbShape& shape)
+      : pages(pages_), base(base_), m(pages, levels, base), cpu(*m.mem, Profile::sdm(), shape) {
+    cpu.set_state(m.state).value();
+    // Warm the host caches and page tables as sol's untimed passes do.
+    for (u64 n = 0; n < pages; ++n) cpu.translate(VAddr(base + n * kFrameSize), a);
+    cpu.reset_stats();
   }
+  u64 step() {
+    const VAddr va(base + (x.next() % pages) * kFrameSize);
+    return std::get<Ok>(cpu.translate(va, a).outcome).pa.value();
+  }
+};
+
+// The walker alone (no TLB lookup, no fill), for comparison with sol's bare walk.
+struct WalkerOnly {
+  u64 pages;
+  Machine m;
+  Walker w;
+  XorShift x;
+  const Access a = Access::read(3);
+  explicit WalkerOnly(u64 pages_) : pages(pages_), m(pages, 4, kBase), w(*m.mem, Profile::sdm()) {
+    w.configure(m.state);
+  }
+  u64 step() {
+    const VAddr va(kBase + (x.next() % pages) * kFrameSize);
+    return std::get<Ok>(w.walk(va, a, nullptr, nullptr).outcome).pa.value();
+  }
+};
+
+template <class F>
+void run(benchmark::State& state, F& f) {
+  u64 sum = 0;
+  for (auto _ : state) sum += f.step();
   benchmark::DoNotOptimize(sum);
-  report(state, cpu);
 }
 
+void BM_TranslateL1Hit(benchmark::State& state) {
+  L1Hit f;
+  run(state, f);
+  report(state, f.cpu);
+}
+BENCHMARK(BM_TranslateL1Hit);
+
+void BM_TranslateL2Hit(benchmark::State& state) {
+  L2Hit f;
+  run(state, f);
+  report(state, f.cpu);
+}
+BENCHMARK(BM_TranslateL2Hit);
+
 void BM_Walk4Level(benchmark::State& state) {
-  walk_and_fill(state, 4, kBase, walk_only_shape());
+  WalkAndFill f(static_cast<u64>(state.range(0)), 4, kBase, walk_only_shape());
+  run(state, f);
+  report(state, f.cpu);
 }
 BENCHMARK(BM_Walk4Level)->Arg(4096)->Arg(1 << 20);
 
 void BM_Walk5Level(benchmark::State& state) {
-  walk_and_fill(state, 5, kBase57, walk_only_shape());
+  WalkAndFill f(static_cast<u64>(state.range(0)), 5, kBase57, walk_only_shape());
+  run(state, f);
+  report(state, f.cpu);
 }
 BENCHMARK(BM_Walk5Level)->Arg(4096)->Arg(1 << 20);
 
 // The same random pattern with the Intel preset (STLB and paging-structure caches): what a
 // translation costs on average when the caches do their job.
 void BM_TranslateIntelPreset(benchmark::State& state) {
-  walk_and_fill(state, 4, kBase, TlbShape::intel_golden_cove());
+  WalkAndFill f(static_cast<u64>(state.range(0)), 4, kBase, TlbShape::intel_golden_cove());
+  run(state, f);
+  report(state, f.cpu);
 }
 BENCHMARK(BM_TranslateIntelPreset)->Arg(4096)->Arg(1 << 20);
 
-// The walker alone (no TLB lookup, no fill), for comparison with sol's bare walk.
 void BM_WalkerOnly(benchmark::State& state) {
-  const u64 pages = static_cast<u64>(state.range(0));
-  Machine m(pages, 4, kBase);
-  Walker w(*m.mem, Profile::sdm());
-  w.configure(m.state);
-  XorShift x;
-  const Access a = Access::read(3);
-  u64 sum = 0;
-  for (auto _ : state) {
-    const VAddr va(kBase + (x.next() % pages) * kFrameSize);
-    sum += std::get<Ok>(w.walk(va, a, nullptr, nullptr).outcome).pa.value();
-  }
-  benchmark::DoNotOptimize(sum);
+  WalkerOnly f(static_cast<u64>(state.range(0)));
+  run(state, f);
 }
 BENCHMARK(BM_WalkerOnly)->Arg(4096)->Arg(1 << 20);
+
+// --count=NAME[/PAGES] --iterations=N: runs that benchmark's step exactly N times, inside
+// counted_loop() and nowhere else, so that
+//   valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*counted_loop*'
+//            bench_mmu --count=Walk4Level/4096 --iterations=1000000
+// counts the instructions (and, with --cache-sim=yes, the cache misses) of N translations and
+// nothing of the set-up. Not timed: Google Benchmark does that.
+template <class F>
+[[gnu::noinline]] u64 counted_loop(F& f, u64 n) {
+  u64 sum = 0;
+  for (u64 k = 0; k < n; ++k) sum += f.step();
+  return sum;
+}
+
+template <class F>
+int count(F& f, u64 n) {
+  const u64 sum = counted_loop(f, n);
+  benchmark::DoNotOptimize(sum);
+  return 0;
+}
+
+int count_main(std::string_view name, u64 n) {
+  u64 pages = 0;
+  if (const auto slash = name.find('/'); slash != std::string_view::npos) {
+    pages = std::strtoull(std::string(name.substr(slash + 1)).c_str(), nullptr, 0);
+    name = name.substr(0, slash);
+  }
+  if (name == "TranslateL1Hit") {
+    L1Hit f;
+    return count(f, n);
+  }
+  if (name == "TranslateL2Hit") {
+    L2Hit f;
+    return count(f, n);
+  }
+  if (pages == 0) {
+    std::fprintf(stderr, "--count=%.*s needs /PAGES\n", static_cast<int>(name.size()), name.data());
+    return 2;
+  }
+  if (name == "Walk4Level") {
+    WalkAndFill f(pages, 4, kBase, walk_only_shape());
+    return count(f, n);
+  }
+  if (name == "Walk5Level") {
+    WalkAndFill f(pages, 5, kBase57, walk_only_shape());
+    return count(f, n);
+  }
+  if (name == "TranslateIntelPreset") {
+    WalkAndFill f(pages, 4, kBase, TlbShape::intel_golden_cove());
+    return count(f, n);
+  }
+  if (name == "WalkerOnly") {
+    WalkerOnly f(pages);
+    return count(f, n);
+  }
+  std::fprintf(stderr, "unknown benchmark '%.*s'\n", static_cast<int>(name.size()), name.data());
+  return 2;
+}
 
 }  // namespace
 }  // namespace pagesim::mmu
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  std::string_view name;
+  pagesim::u64 n = 1000000;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg.starts_with("--count=")) name = arg.substr(8);
+    if (arg.starts_with("--iterations=")) n = std::strtoull(argv[i] + 13, nullptr, 0);
+  }
+  if (!name.empty()) return pagesim::mmu::count_main(name, n);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

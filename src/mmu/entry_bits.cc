@@ -6,9 +6,7 @@ namespace pagesim::mmu::entry {
 
 namespace {
 
-bool is_top_level(Level l) {
-  return l == Level::kPml4e || l == Level::kPml5e;
-}
+bool is_top_level(Level l) { return l == Level::kPml4e || l == Level::kPml5e; }
 
 bool large_leaf(Level level, EntryRole role) {
   return role == EntryRole::kLeaf && (level == Level::kPde || level == Level::kPdpte);

@@ -60,9 +60,7 @@ constexpr u64 leaf_frame(u64 e, PageSize s, unsigned maxphyaddr) {
   return e & address_mask(maxphyaddr) & ~(page_bytes(s) - 1);
 }
 
-constexpr unsigned pkey(u64 e) {
-  return static_cast<unsigned>((e & kPkeyMask) >> kPkeyShift);
-}
+constexpr unsigned pkey(u64 e) { return static_cast<unsigned>((e & kPkeyMask) >> kPkeyShift); }
 
 // MT1: PAT index of a leaf: 4*PAT + 2*PCD + PWT, PAT being bit 7 (PTE) or bit 12 (large leaf).
 constexpr unsigned leaf_pat_index(u64 e, PageSize s) {

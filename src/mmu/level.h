@@ -19,18 +19,12 @@ enum class Level : u8 { kPte = 1, kPde = 2, kPdpte = 3, kPml4e = 4, kPml5e = 5 }
 
 inline constexpr int kMaxLevels = 5;
 
-constexpr int level_number(Level l) {
-  return static_cast<int>(l);
-}
-constexpr Level level_from_number(int n) {
-  return static_cast<Level>(n);
-}
+constexpr int level_number(Level l) { return static_cast<int>(l); }
+constexpr Level level_from_number(int n) { return static_cast<Level>(n); }
 
 // W2: the linear-address bit where a level's 9-bit index starts (PTE 12, PDE 21, PDPTE 30,
 // PML4E 39, PML5E 48). It is also the log2 of the bytes one entry of that level covers.
-constexpr unsigned level_shift(Level l) {
-  return 12 + 9 * (level_number(l) - 1);
-}
+constexpr unsigned level_shift(Level l) { return 12 + 9 * (level_number(l) - 1); }
 
 // W2: the index of `va` in the table of level `l`.
 constexpr unsigned level_index(VAddr va, Level l) {
@@ -49,24 +43,14 @@ inline constexpr int kNrPageSizes = 3;
 inline constexpr std::array<PageSize, kNrPageSizes> kAllPageSizes{PageSize::k4K, PageSize::k2M,
                                                                   PageSize::k1G};
 
-constexpr unsigned page_shift(PageSize s) {
-  return 12 + 9 * static_cast<unsigned>(s);
-}
-constexpr u64 page_bytes(PageSize s) {
-  return u64{1} << page_shift(s);
-}
-constexpr int size_index(PageSize s) {
-  return static_cast<int>(s);
-}
+constexpr unsigned page_shift(PageSize s) { return 12 + 9 * static_cast<unsigned>(s); }
+constexpr u64 page_bytes(PageSize s) { return u64{1} << page_shift(s); }
+constexpr int size_index(PageSize s) { return static_cast<int>(s); }
 
 // The level whose entry maps a page of this size (W7): PTE for 4 KiB, PDE for 2 MiB, PDPTE for
 // 1 GiB.
-constexpr Level leaf_level(PageSize s) {
-  return level_from_number(static_cast<int>(s) + 1);
-}
-constexpr PageSize page_size_of_leaf(Level l) {
-  return static_cast<PageSize>(level_number(l) - 1);
-}
+constexpr Level leaf_level(PageSize s) { return level_from_number(static_cast<int>(s) + 1); }
+constexpr PageSize page_size_of_leaf(Level l) { return static_cast<PageSize>(level_number(l) - 1); }
 
 constexpr std::string_view page_size_name(PageSize s) {
   constexpr std::array<std::string_view, 3> kNames{"4 KiB", "2 MiB", "1 GiB"};
@@ -74,9 +58,7 @@ constexpr std::string_view page_size_name(PageSize s) {
 }
 
 // L1, L2: the number of linear-address bits that take part in a walk of `levels` levels.
-constexpr unsigned linear_address_bits(int levels) {
-  return levels == 5 ? 57 : 48;
-}
+constexpr unsigned linear_address_bits(int levels) { return levels == 5 ? 57 : 48; }
 
 // L1, L2: canonical iff bits 63:(bits-1) are all equal (a sign extension of bit bits-1).
 constexpr bool is_canonical(VAddr va, int levels) {

@@ -81,7 +81,7 @@ Mmu::Mmu(PhysMem& mem, const Profile& profile, const TlbShape& shape)
 }
 
 void Mmu::apply_state(const CpuState& s) {
-  ++epoch_;  // every memoized hit was decided under the old registers
+  tlb_.bump_generation();  // every memoized hit was decided under the old registers
   state_ = s;
   pcid_ = s.pcid();
   levels_ = s.levels();
@@ -132,36 +132,39 @@ void Mmu::invalidate_for_fault(VAddr va) {
   ++stats_.fault_invalidations;
 }
 
-void Mmu::walk_and_fill(Translation& t, VAddr va, const Access& a, WalkRecord* record, Rewalk why) {
+void Mmu::walk_and_fill(Translation& t, VAddr va, const Access& a, unsigned cls, WalkRecord* record,
+                        Rewalk why) {
   t.rewalk = why;
   std::optional<WalkStart> start;
   if (has_psc_) start = tlb_.psc_lookup(va, pcid_, levels_);
-  walker_.walk(va, a, start ? &*start : nullptr, record,
-               has_psc_ ? Walker::CollectSteps::kYes : Walker::CollectSteps::kNo, walk_);
+  // The walker writes the outcome in place (a copy of a freshly written Ok would be read back
+  // in wider loads than it was stored with, which stalls store forwarding).
+  walker_.walk(va, a, cls, start ? &*start : nullptr, record,
+               has_psc_ ? Walker::CollectSteps::kYes : Walker::CollectSteps::kNo, t.outcome,
+               steps_);
   t.source = start ? TranslationSource::kPscWalk : TranslationSource::kWalk;
   if (start) {
     ++stats_.psc_walks;
   } else {
     ++stats_.full_walks;
   }
-  if (const Ok* ok = std::get_if<Ok>(&walk_.outcome)) [[likely]] {
+  if (const Ok* ok = std::get_if<Ok>(&t.outcome)) [[likely]] {
     // T1, T3: only a successful walk fills; its entries all have A=1 by now.
     tlb_.fill(va, *ok, a.port(), pcid_, FillContext::kAfterMiss);
     if (has_psc_) {
-      for (u8 i = 0; i < walk_.non_leaf_count; ++i) {
-        tlb_.psc_fill(va, pcid_, walk_.non_leaf[i]);  // T12
+      for (u8 i = 0; i < steps_.count; ++i) {
+        tlb_.psc_fill(va, pcid_, steps_.non_leaf[i]);  // T12
       }
     }
-  } else if (std::holds_alternative<PageFault>(walk_.outcome)) {
+  } else if (std::holds_alternative<PageFault>(t.outcome)) {
     ++stats_.page_faults;
     invalidate_for_fault(va);
-  } else if (std::holds_alternative<WalkBusError>(walk_.outcome)) {
+  } else if (std::holds_alternative<WalkBusError>(t.outcome)) {
     ++stats_.bus_errors;
   }
-  t.outcome = walk_.outcome;
 }
 
-void Mmu::unusable_hit(Translation& t, VAddr va, const Access& a, const TlbHit& hit,
+void Mmu::unusable_hit(Translation& t, VAddr va, const Access& a, unsigned cls, const TlbHit& hit,
                        RightsDecision d, WalkRecord* record) {
   Rewalk why = Rewalk::kNo;
   if (d.allowed()) {
@@ -182,25 +185,36 @@ void Mmu::unusable_hit(Translation& t, VAddr va, const Access& a, const TlbHit& 
     ++stats_.deny_rewalks;
   }
   tlb_.drop(va, hit);
-  walk_and_fill(t, va, a, record, why);
+  walk_and_fill(t, va, a, cls, record, why);
 }
 
-void Mmu::translate_full(Translation& t, VAddr va, const Access& a, WalkRecord* record) {
+void Mmu::translate_full(Translation& t, VAddr va, const Access& a, unsigned cls,
+                         WalkRecord* record) {
   ++stats_.translations;
   if (!is_canonical(va, levels_)) [[unlikely]] {
     // L3: no TLB lookup, no walk; the walker builds the outcome and the record.
     ++stats_.non_canonical;
-    walker_.walk(va, a, nullptr, record, Walker::CollectSteps::kNo, walk_);
-    t.outcome = walk_.outcome;
+    walker_.walk(va, a, cls, nullptr, record, Walker::CollectSteps::kNo, t.outcome, steps_);
     return;
   }
   const TlbHit hit = tlb_.lookup(va, a.port(), pcid_);
   if (!hit) {
-    walk_and_fill(t, va, a, record, Rewalk::kNo);
+    walk_and_fill(t, va, a, cls, record, Rewalk::kNo);
     return;
   }
   const TlbPayload& e = *hit.entry;
-  // T5, AR11, D4: rights from the cached values and the control state of this moment.
+  // T5, AR11, D4: rights from the cached values and the control state of this moment (an
+  // allowed access from the rights memo; anything else, or a record, from the full decision).
+  const bool usable = !(a.is_write() && e.dirty == Dirty::kNo);  // T6
+  if (record == nullptr && usable && walker_.rights_allow(cls, e.rights, e.dirty, e.pkey, a))
+      [[likely]] {
+    served_by(t, hit, va);
+    if (hit.level == TlbLevel::kL1) {
+      remember(memo_[(va.value() >> kFrameShift) & (kMemoSize - 1)], memo_key(va, cls), hit,
+               a.port(), std::get<Ok>(t.outcome));
+    }
+    return;
+  }
   const RightsDecision d = evaluate_rights(e.rights, e.dirty, e.pkey, a, walker_.rights_context());
   if (record) {
     record->reset(va, a, levels_);
@@ -208,15 +222,15 @@ void Mmu::translate_full(Translation& t, VAddr va, const Access& a, WalkRecord* 
     record->rights_evaluated = RightsEvaluated::kYes;
     record->decision = d;
   }
-  if (d.allowed() && !(a.is_write() && e.dirty == Dirty::kNo)) [[likely]] {
+  if (d.allowed() && usable) {
     served_by(t, hit, va);
-    if (hit.level == TlbLevel::kL1) {
-      remember(memo_[(va.value() >> kFrameShift) & (kMemoSize - 1)], memo_key(va, a), hit, a.port(),
-               std::get<Ok>(t.outcome));
+    if (hit.level == TlbLevel::kL1 && cls != RightsMemo::kNoClass) {
+      remember(memo_[(va.value() >> kFrameShift) & (kMemoSize - 1)], memo_key(va, cls), hit,
+               a.port(), std::get<Ok>(t.outcome));
     }
     return;
   }
-  unusable_hit(t, va, a, hit, d, record);
+  unusable_hit(t, va, a, cls, hit, d, record);
 }
 
 SpanTranslation Mmu::translate_span(VAddr va, u64 size, const Access& a) {
@@ -231,8 +245,8 @@ SpanTranslation Mmu::translate_span(VAddr va, u64 size, const Access& a) {
   if (!first_ok || (straddles && !is_canonical(second, levels_))) {
     ++stats_.translations;
     ++stats_.non_canonical;
-    walker_.walk(first_ok ? second : va, a, nullptr, nullptr, Walker::CollectSteps::kNo, walk_);
-    out.pages[0].outcome = walk_.outcome;
+    walker_.walk(first_ok ? second : va, a, RightsMemo::access_class(a), nullptr, nullptr,
+                 Walker::CollectSteps::kNo, out.pages[0].outcome, steps_);
     out.count = 1;
     return out;
   }
@@ -442,9 +456,7 @@ void Mmu::set_cpl(u8 cpl) {
   state_.cpl = cpl;
 }
 
-void Mmu::set_ac(Ac ac) {
-  state_.ac = ac == Ac::kSet;
-}
+void Mmu::set_ac(Ac ac) { state_.ac = ac == Ac::kSet; }
 
 void Mmu::flush_all() {
   tlb_.invalidate_all();

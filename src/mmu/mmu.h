@@ -95,10 +95,10 @@ class Mmu {
   Translation translate(VAddr va, const Access& a, WalkRecord* record = nullptr) {
     // One named result, written in place by every path (so it is returned without a copy).
     Translation t;
-    if (record == nullptr && is_canonical(va, levels_)) [[likely]] {
-      const u64 key = memo_key(va, a);
+    const unsigned cls = RightsMemo::access_class(a);
+    if (record == nullptr && cls != RightsMemo::kNoClass && is_canonical(va, levels_)) [[likely]] {
       const HitMemo& m = memo_[(va.value() >> kFrameShift) & (kMemoSize - 1)];
-      if (m.key == key && m.tlb_generation == tlb_.generation() && m.epoch == epoch_) {
+      if (m.key == memo_key(va, cls) && m.tlb_generation == tlb_.generation()) {
         // The same first-level hit as last time, under the same TLB and registers.
         ++stats_.translations;
         ++stats_.l1_hits;
@@ -111,7 +111,7 @@ class Mmu {
         return t;
       }
     }
-    translate_full(t, va, a, record);
+    translate_full(t, va, a, cls, record);
     return t;
   }
 
@@ -154,11 +154,13 @@ class Mmu {
   void invalidate_for_fault(VAddr va);  // INV6
   Result<void, CpuFault> require_cpl0(std::string_view what) const;
   // Everything but a memoized hit: the TLB lookup, then the walk. Writes its result into `t`.
-  void translate_full(Translation& t, VAddr va, const Access& a, WalkRecord* record);
+  // `cls` is RightsMemo::access_class(a).
+  void translate_full(Translation& t, VAddr va, const Access& a, unsigned cls, WalkRecord* record);
   // A hit that cannot complete the access: T6 (clean entry, write) or T7 (denied).
-  void unusable_hit(Translation& t, VAddr va, const Access& a, const TlbHit& hit, RightsDecision d,
-                    WalkRecord* record);
-  void walk_and_fill(Translation& t, VAddr va, const Access& a, WalkRecord* record, Rewalk why);
+  void unusable_hit(Translation& t, VAddr va, const Access& a, unsigned cls, const TlbHit& hit,
+                    RightsDecision d, WalkRecord* record);
+  void walk_and_fill(Translation& t, VAddr va, const Access& a, unsigned cls, WalkRecord* record,
+                     Rewalk why);
 
   // T8: the outcome of an allowed hit, written in place (a hit touches no memory).
   void served_by(Translation& t, const TlbHit& hit, VAddr va) {
@@ -189,18 +191,17 @@ class Mmu {
   u16 pcid_ = 0;  // state_.pcid(), digested
   int levels_ = 4;
   MmuStats stats_;
-  WalkResult walk_;  // scratch for walks (kept to avoid building one per translation)
+  NonLeafSteps steps_;  // scratch for walks (kept to avoid building one per translation)
 
   // A direct-mapped memo of recent first-level TLB hits that allowed their access. It is an
   // implementation cache, invisible to the model: a memo entry is used only while the TLB's
-  // generation (no entry added, replaced or removed) and the register epoch (no register
-  // written) are those of the hit it remembers, for the same page and the same kind of access,
-  // and it replays that hit's replacement update and counters. Entries, LRU order, statistics
-  // and outcomes are exactly what the full lookup would give.
+  // generation is that of the hit it remembers (no entry added, replaced or removed, and no
+  // register written: apply_state() bumps the generation too), for the same page and the same
+  // class of access, and it replays that hit's replacement update and counters. Entries, LRU
+  // order, statistics and outcomes are exactly what the full lookup would give.
   struct HitMemo {
     u64 key = 0;  // memo_key(); 0 = empty
     u64 tlb_generation = 0;
-    u64 epoch = 0;
     u64 pa_page = 0;  // physical base of the 4 KiB page of the address
     PageAttrs attrs;
     PageSize size = PageSize::k4K;
@@ -210,17 +211,16 @@ class Mmu {
     u32 way = 0;
   };
   static constexpr std::size_t kMemoSize = 256;
-  // The 4 KiB page number and everything of the access the rights decision reads (D1, D2,
-  // AR9: kind, CPL, origin, AC); the segment only matters to non-canonical addresses.
-  static u64 memo_key(VAddr va, const Access& a) {
+  // The 4 KiB page number and the access class: everything of the access the rights decision
+  // reads (D1, D2, AR9: kind, CPL, origin, AC; RightsMemo::access_class, never kNoClass here);
+  // the segment only matters to non-canonical addresses.
+  static u64 memo_key(VAddr va, unsigned cls) {
     const u64 vpn = (va.value() & ((u64{1} << 57) - 1)) >> kFrameShift;
-    const u64 cls = u64(a.kind) | (u64(a.cpl) << 3) | (u64(a.origin) << 5) | (u64(a.ac) << 7);
-    return (vpn << 9) | (cls << 1) | 1;
+    return (vpn << 9) | (u64{cls} << 1) | 1;
   }
   void remember(HitMemo& m, u64 key, const TlbHit& hit, Port port, const Ok& ok) {
     m = HitMemo{.key = key,
                 .tlb_generation = tlb_.generation(),
-                .epoch = epoch_,
                 .pa_page = ok.pa.value() & ~(kFrameSize - 1),
                 .attrs = ok.attrs,
                 .size = ok.page_size,
@@ -230,7 +230,6 @@ class Mmu {
                 .way = hit.way};
   }
   std::array<HitMemo, kMemoSize> memo_{};
-  u64 epoch_ = 1;  // incremented by every register change (apply_state)
 };
 
 }  // namespace pagesim::mmu

@@ -122,9 +122,7 @@ void apply_qemu_deviations(Profile& p) {
 
 }  // namespace
 
-Profile Profile::sdm() {
-  return Profile{};
-}
+Profile Profile::sdm() { return Profile{}; }
 
 Profile Profile::amd() {
   Profile p;
@@ -150,9 +148,7 @@ Result<Profile, std::string> Profile::named(std::string_view name) {
       fmt::format("unknown profile '{}' (expected sdm, intel, amd, qemu or qemu-7.2)", name)};
 }
 
-std::vector<std::string_view> Profile::preset_names() {
-  return {"sdm", "amd", "qemu-7.2"};
-}
+std::vector<std::string_view> Profile::preset_names() { return {"sdm", "amd", "qemu-7.2"}; }
 
 std::vector<std::string_view> Profile::knob_names() {
   return {kKnobNames.begin(), kKnobNames.end()};

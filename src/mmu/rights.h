@@ -7,6 +7,7 @@
 // control state in effect at that moment (D4). It is inline because it runs on every TLB hit.
 #pragma once
 
+#include <array>
 #include <string_view>
 
 #include "mmu/access.h"
@@ -90,6 +91,7 @@ struct RightsContext {
   RsvdFaultP rsvd_fault_p = RsvdFaultP::kSet;
 
   constexpr bool has(u8 f) const { return (flags & f) != 0; }
+  constexpr bool operator==(const RightsContext&) const = default;
 
   static RightsContext from(const CpuState& s, const Profile& p) {
     RightsContext c;
@@ -131,6 +133,14 @@ constexpr RightsRule key_rule(const Access& a, Rights r, unsigned key, const Rig
     return user_page ? RightsRule::kPk3WriteDisable : RightsRule::kPk6WriteDisable;
   }
   return RightsRule::kAllowed;
+}
+
+// PK4, PK5: the key rules govern data accesses only, and are evaluated whether or not another
+// rule already denies. A user-mode access to a supervisor page is checked against PKRS only
+// under the SDM-literal reading (knob pk_on_user_to_supervisor, Q5).
+constexpr bool keys_apply(const Access& a, bool user_page, const RightsContext& c) {
+  return a.is_data() &&
+         !(a.is_user_mode() && !user_page && c.pk_user_to_supervisor == PkUserToSupervisor::kOmit);
 }
 
 // Section 4.2-4.4: the decision for access `a` through a translation with combined rights `r`,
@@ -181,11 +191,8 @@ constexpr RightsDecision evaluate_rights(Rights r, Dirty dirty, unsigned key, co
     }
   }
   RightsDecision d{.rule = rule};
-  // PK1-PK6: keys govern data accesses only (PK4), and are evaluated whether or not another
-  // rule already denies (PK5). A user-mode access to a supervisor page is checked against PKRS
-  // only under the SDM-literal reading (knob pk_on_user_to_supervisor, Q5).
-  if (a.is_data() &&
-      !(user_mode && !user_page && c.pk_user_to_supervisor == PkUserToSupervisor::kOmit)) {
+  // PK1-PK6 (keys_apply: PK4, PK5, Q5).
+  if (keys_apply(a, user_page, c)) {
     const RightsRule k = key_rule(a, r, key, c);
     if (k != RightsRule::kAllowed) {
       d.pk = PkFault::kYes;
@@ -194,6 +201,89 @@ constexpr RightsDecision evaluate_rights(Rights r, Dirty dirty, unsigned key, co
   }
   return d;
 }
+
+// A memo of evaluate_rights() for one RightsContext, so that a TLB hit or a walk decides an
+// allowed access with a table lookup (AR11, D4: the decision is still made at every access from
+// the control state in effect; only its computation is remembered).
+//
+// The decision splits exactly in two: evaluate_rights() allows an access iff the rules of
+// section 4.2-4.4 allow it (a function of the combined rights and D; they never read the key
+// registers) and the key rules do not deny it (PK1-PK6: a function of the combined U/S and the
+// key, when keys_apply()). So for each access class (kind, CPL, origin, AC: everything of an
+// access the rules read, D1, D2, AR9) one 64-bit word holds both halves: bit (rights | D << 4)
+// for the rules, bit 32 + (U/S << 4 | key) for the keys. A class's word is computed from
+// evaluate_rights() and key_rule() themselves the first time it is needed after a context
+// change. Only "allowed" is answered here; a denial is decided again by evaluate_rights(), which
+// names the rule and the PK bit.
+class RightsMemo {
+ public:
+  static constexpr unsigned kNoClass = 256;
+
+  // The access's class (0..255), or kNoClass if a field is outside its range (such an access is
+  // decided by evaluate_rights() directly).
+  static constexpr unsigned access_class(const Access& a) {
+    const unsigned kind = static_cast<unsigned>(a.kind);
+    const unsigned origin = static_cast<unsigned>(a.origin);
+    const unsigned ac = static_cast<unsigned>(a.ac);
+    if (kind > 7 || a.cpl > 3 || origin > 3 || ac > 1) return kNoClass;
+    return kind | (unsigned{a.cpl} << 3) | (origin << 5) | (ac << 7);
+  }
+
+  // Forgets every class when the context changes.
+  void set_context(const RightsContext& c) {
+    if (c == ctx_ && started_) return;
+    ctx_ = c;
+    started_ = true;
+    known_ = {};
+  }
+  const RightsContext& context() const { return ctx_; }
+
+  // evaluate_rights(r, dirty, key, a, context()).allowed(), `cls` being access_class(a).
+  bool allows(unsigned cls, Rights r, Dirty dirty, unsigned key, const Access& a) {
+    if (cls >= kNoClass) [[unlikely]] {
+      return evaluate_rights(r, dirty, key, a, ctx_).allowed();
+    }
+    if (!((known_[cls / 64] >> (cls % 64)) & 1)) [[unlikely]]
+      learn(cls);
+    const u64 m = words_[cls];
+    const unsigned rule_bit = (r.bits & 15u) | (dirty == Dirty::kYes ? 16u : 0u);
+    const unsigned key_bit = 32u + (r.user() ? 16u : 0u) + (key & 15u);
+    return ((m >> rule_bit) & (m >> key_bit) & 1) != 0;
+  }
+
+ private:
+  void learn(unsigned cls) {
+    Access a;
+    a.kind = static_cast<AccessKind>(cls & 7);
+    a.cpl = static_cast<u8>((cls >> 3) & 3);
+    a.origin = static_cast<AccessOrigin>((cls >> 5) & 3);
+    a.ac = static_cast<Ac>((cls >> 7) & 1);
+    // The rules alone: without CR4.PKE and CR4.PKS, key_rule() never denies.
+    RightsContext no_keys = ctx_;
+    no_keys.flags &= static_cast<u8>(~(RightsContext::kPke | RightsContext::kPks));
+    u64 m = 0;
+    for (unsigned i = 0; i < 32; ++i) {
+      const Rights r{.bits = static_cast<u8>(i & 15)};
+      const Dirty d = (i & 16) ? Dirty::kYes : Dirty::kNo;
+      if (evaluate_rights(r, d, 0, a, no_keys).allowed()) m |= u64{1} << i;
+    }
+    // The keys alone: they read only the combined U/S of the rights.
+    for (unsigned i = 0; i < 32; ++i) {
+      const bool user_page = (i & 16) != 0;
+      const Rights r{.bits = user_page ? Rights::kUser : u8{0}};
+      if (!keys_apply(a, user_page, ctx_) || key_rule(a, r, i & 15, ctx_) == RightsRule::kAllowed) {
+        m |= u64{1} << (32 + i);
+      }
+    }
+    words_[cls] = m;
+    known_[cls / 64] |= u64{1} << (cls % 64);
+  }
+
+  RightsContext ctx_;
+  bool started_ = false;
+  std::array<u64, 4> known_{};  // which classes' words are computed
+  std::array<u64, 256> words_{};
+};
 
 // PF2, PF3, PF5, PF7: the error-code bits that describe the access, common to every fault.
 constexpr u32 access_error_bits(const Access& a, const RightsContext& c) {

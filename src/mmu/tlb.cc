@@ -8,26 +8,16 @@ namespace {
 
 constexpr u64 kTagMask = 0x1fff;
 constexpr u64 kVpnMask = (u64{1} << 48) - 1;
-constexpr PageSize key_size(u64 key) {
-  return static_cast<PageSize>((key >> 61) & 3);
-}
-constexpr u64 key_vpn(u64 key) {
-  return (key >> 13) & kVpnMask;
-}
-constexpr u16 key_tag(u64 key) {
-  return static_cast<u16>(key & kTagMask);
-}
+constexpr PageSize key_size(u64 key) { return static_cast<PageSize>((key >> 61) & 3); }
+constexpr u64 key_vpn(u64 key) { return (key >> 13) & kVpnMask; }
+constexpr u16 key_tag(u64 key) { return static_cast<u16>(key & kTagMask); }
 
 // Key of a PSC entry of level `l`: valid | VA[56:shift(l)] << 12 | PCID (T11; never global).
 constexpr u64 psc_prefix(VAddr va, Level l) {
   return (va.value() & ((u64{1} << 57) - 1)) >> level_shift(l);
 }
-constexpr u64 psc_key(u64 prefix, u16 pcid) {
-  return kKeyValid | (prefix << 12) | pcid;
-}
-constexpr u16 psc_key_pcid(u64 key) {
-  return static_cast<u16>(key & 0xfff);
-}
+constexpr u64 psc_key(u64 prefix, u16 pcid) { return kKeyValid | (prefix << 12) | pcid; }
+constexpr u16 psc_key_pcid(u64 key) { return static_cast<u16>(key & 0xfff); }
 
 // Whether an existing entry with tag `tag` could match some address together with a new entry
 // tagged `new_tag` (global entries carry kGlobalTag).
@@ -42,10 +32,8 @@ constexpr Level kPscLookupOrder[] = {Level::kPde, Level::kPdpte, Level::kPml4e, 
 Tlb::Tlb(TlbShape shape) : shape_(std::move(shape)) {
   const auto valid = shape_.validate();
   PAGESIM_ASSERT(valid.ok(), "invalid TLB shape: {}", valid.ok() ? "" : valid.error());
-  for (auto& per_port : l1_fill_)
-    per_port.fill(-1);
-  for (auto& per_port : l2_fill_)
-    per_port.fill(-1);
+  for (auto& per_port : l1_fill_) per_port.fill(-1);
+  for (auto& per_port : l2_fill_) per_port.fill(-1);
   arrays_.reserve(shape_.arrays.size());
   for (std::size_t i = 0; i < shape_.arrays.size(); ++i) {
     const TlbArrayShape& s = shape_.arrays[i];
@@ -105,6 +93,10 @@ bool Tlb::serves(const Array& a, Port port) const {
 TlbHit Tlb::lookup_l2(VAddr va, int p, u16 pcid) {
   for (const Probe& probe : l2_probes_[p]) {
     SetAssoc<TlbPayload>& store = *probe.store;
+    if (store.valid_count_of_class(size_index(probe.size)) == 0) {  // no entry of this size
+      if (probe.last_of_array) ++stats_.arrays[probe.array].misses;
+      continue;
+    }
     const u64 vpn = vpn_of(va, probe.size);
     const u32 set = store.set_of(vpn);
     const int way =
@@ -183,7 +175,22 @@ void Tlb::drop_overlaps(VAddr va, PageSize size, u16 tag, Global global, Port po
   }
 }
 
-void Tlb::fill(VAddr va, const Ok& ok, Port port, u16 pcid, FillContext ctx) {
+void Tlb::fill_no_overlaps(VAddr va, const Ok& ok, Port port, u16 pcid) {
+  ++generation_;
+  const TlbPayload p{.frame = ok.pa.value() & ~(kFrameSize - 1),
+                     .seq = ++seq_,
+                     .rights = ok.attrs.rights,
+                     .global = Global::kNo,
+                     .dirty = ok.attrs.dirty,
+                     .pkey = ok.attrs.pkey,
+                     .pat_index = ok.attrs.pat_index};
+  const int pi = static_cast<int>(port);
+  const int k4 = size_index(PageSize::k4K);
+  if (const int l1 = l1_fill_[pi][k4]; l1 >= 0) insert(l1, va, PageSize::k4K, pcid, p);
+  if (const int l2 = l2_fill_[pi][k4]; l2 >= 0) insert(l2, va, PageSize::k4K, pcid, p);
+}
+
+void Tlb::fill_general(VAddr va, const Ok& ok, Port port, u16 pcid, FillContext ctx) {
   ++generation_;
   const PageSize size = ok.page_size;
   const bool global = ok.attrs.global == Global::kYes;
@@ -334,8 +341,7 @@ void Tlb::psc_invalidate_path(VAddr va, u16 pcid) {
 
 u64 Tlb::valid_entries() const {
   u64 n = 0;
-  for (const Array& a : arrays_)
-    n += a.store.valid_count();
+  for (const Array& a : arrays_) n += a.store.valid_count();
   return n;
 }
 

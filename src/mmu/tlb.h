@@ -99,27 +99,36 @@ class Tlb {
     for (std::size_t i = 0; i < n; ++i) {
       const Probe& probe = probes[i];
       SetAssoc<TlbPayload>& store = *probe.store;
-      const u64 vpn = vpn_of(va, probe.size);
-      const u32 set = store.set_of(vpn);
-      const int way =
-          store.find(set, tlb_key(probe.size, vpn, pcid), tlb_key(probe.size, vpn, kGlobalTag));
-      if (way != SetAssoc<TlbPayload>::kNoWay) {
-        store.touch(set, static_cast<u32>(way));
-        ++stats_.arrays[probe.array].hits;
-        ++stats_.l1_hits;
-        return TlbHit{&store.payload(set, static_cast<u32>(way)),
-                      TlbLevel::kL1,
-                      probe.size,
-                      probe.array,
-                      static_cast<u8>(i),
-                      set,
-                      static_cast<u32>(way)};
+      // An array that holds no entry of this size cannot hit: skip the search (the miss is
+      // counted all the same).
+      if (store.valid_count_of_class(size_index(probe.size)) != 0) {
+        const u64 vpn = vpn_of(va, probe.size);
+        const u32 set = store.set_of(vpn);
+        const int way =
+            store.find(set, tlb_key(probe.size, vpn, pcid), tlb_key(probe.size, vpn, kGlobalTag));
+        if (way != SetAssoc<TlbPayload>::kNoWay) {
+          store.touch(set, static_cast<u32>(way));
+          ++stats_.arrays[probe.array].hits;
+          ++stats_.l1_hits;
+          return TlbHit{&store.payload(set, static_cast<u32>(way)),
+                        TlbLevel::kL1,
+                        probe.size,
+                        probe.array,
+                        static_cast<u8>(i),
+                        set,
+                        static_cast<u32>(way)};
+        }
       }
       if (probe.last_of_array) ++stats_.arrays[probe.array].misses;
     }
     ++stats_.l1_misses;
+    if (l2_probes_[p].empty()) return TlbHit{};  // no second level: nothing to count
     return lookup_l2(va, p, pcid);
   }
+
+  // Makes every result remembered from a hit stale, as a change of the TLB does (the Mmu calls
+  // it when a register changes, so its hit memo keys on one number).
+  void bump_generation() { ++generation_; }
 
   // Changes whenever an entry is added, replaced or removed (not on LRU updates): a result
   // computed from a hit stays valid while the generation is unchanged.
@@ -139,7 +148,17 @@ class Tlb {
   }
 
   // T1, T2, T9: caches the translation `ok` of `va` made by a successful walk.
-  void fill(VAddr va, const Ok& ok, Port port, u16 pcid, FillContext ctx);
+  void fill(VAddr va, const Ok& ok, Port port, u16 pcid, FillContext ctx) {
+    // T9: an older entry that could match together with the new one is dropped first. The
+    // common case needs no search: a non-global 4 KiB fill after a miss can only overlap
+    // entries of arrays that do not serve this port.
+    if (ctx == FillContext::kAfterMiss && ok.attrs.global == Global::kNo &&
+        ok.page_size == PageSize::k4K && !has_foreign_arrays_[static_cast<int>(port)]) [[likely]] {
+      fill_no_overlaps(va, ok, port, pcid);
+      return;
+    }
+    fill_general(va, ok, port, pcid, ctx);
+  }
 
   // T6, T7, INV6: removes every copy of the entry `hit` (looked up for `va`).
   void drop(VAddr va, const TlbHit& hit);
@@ -183,6 +202,8 @@ class Tlb {
   };
 
   TlbHit lookup_l2(VAddr va, int port, u16 pcid);
+  void fill_no_overlaps(VAddr va, const Ok& ok, Port port, u16 pcid);
+  void fill_general(VAddr va, const Ok& ok, Port port, u16 pcid, FillContext ctx);
 
   bool serves(const Array& a, Port port) const;
   void insert(int array_index, VAddr va, PageSize size, u16 tag, const TlbPayload& p);

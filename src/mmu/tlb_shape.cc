@@ -62,8 +62,7 @@ std::vector<Token> tokenize(std::string_view line) {
   std::vector<Token> out;
   std::size_t i = 0;
   while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
-      ++i;
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) ++i;
     if (i >= line.size() || line[i] == '#') break;
     const std::size_t start = i;
     while (i < line.size() && line[i] != ' ' && line[i] != '\t' && line[i] != '\r' &&
@@ -288,8 +287,7 @@ Result<TlbShape, std::string> TlbShape::parse(std::string_view text, std::string
     } else if (kw.text == "source") {
       const std::size_t at = line.find("source") + 6;
       std::string_view rest = line.substr(at);
-      while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t'))
-        rest.remove_prefix(1);
+      while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
       s.source = std::string(rest);
     } else if (kw.text == "tlb") {
       if (toks.size() < 2 || toks[1].text.find('=') != std::string_view::npos) {

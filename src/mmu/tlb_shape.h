@@ -20,9 +20,7 @@ enum class TlbLevel : u8 { kL1 = 1, kL2 = 2 };
 // Which references an array serves: fetches, data references, or both (a unified array).
 enum class TlbPorts : u8 { kInstruction, kData, kUnified };
 
-constexpr u8 size_bit(PageSize s) {
-  return static_cast<u8>(1u << size_index(s));
-}
+constexpr u8 size_bit(PageSize s) { return static_cast<u8>(1u << size_index(s)); }
 
 struct TlbArrayShape {
   std::string name;

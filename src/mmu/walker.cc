@@ -6,9 +6,7 @@ namespace pagesim::mmu {
 
 namespace {
 
-constexpr Level lower(Level l) {
-  return level_from_number(level_number(l) - 1);
-}
+constexpr Level lower(Level l) { return level_from_number(level_number(l) - 1); }
 
 }  // namespace
 
@@ -38,6 +36,11 @@ void Walker::configure(const CpuState& s) {
   table_mask_ = {0,          0,
                  rsvd_.base, gb_leaf_ok_ ? rsvd_.base : rsvd_.pdpte_ps_unsupported,
                  rsvd_.top,  rsvd_.top};
+  for (int n = 2; n <= kMaxLevels; ++n) {
+    fast_table_check_[n] = entry::kP | entry::kA | (ps_leaf_[n] ? entry::kPs : 0) | table_mask_[n];
+  }
+  entry_limit_ = mem_.size() - 8;  // RAM is a non-zero multiple of 4 KiB
+  rights_memo_.set_context(rights_);
 }
 
 Walker::CasResult Walker::set_bits(PAddr pa, u64 seen, u64 bits) {
@@ -81,29 +84,167 @@ WalkResult Walker::walk(VAddr va, const Access& a, const WalkStart* start, WalkR
 
 void Walker::walk(VAddr va, const Access& a, const WalkStart* start, WalkRecord* rec,
                   CollectSteps collect, WalkResult& out) {
+  walk_to(va, a, RightsMemo::access_class(a), start, rec, collect, out.outcome, out.non_leaf.data(),
+          out.non_leaf_count);
+}
+
+void Walker::walk(VAddr va, const Access& a, unsigned cls, const WalkStart* start, WalkRecord* rec,
+                  CollectSteps collect, Outcome& out, NonLeafSteps& steps) {
+  walk_to(va, a, cls, start, rec, collect, out, steps.non_leaf.data(), steps.count);
+}
+
+void Walker::walk_to(VAddr va, const Access& a, unsigned cls, const WalkStart* start,
+                     WalkRecord* rec, CollectSteps collect, Outcome& out, NonLeafStep* steps,
+                     u8& count) {
   if (rec) {
-    walk_impl<Recording::kOn, CollectSteps::kYes>(va, a, start, rec, out);
+    walk_impl<Recording::kOn, CollectSteps::kYes>(va, a, start, rec, out, steps, count);
   } else if (collect == CollectSteps::kYes) {
-    walk_impl<Recording::kOff, CollectSteps::kYes>(va, a, start, nullptr, out);
+    if (is_canonical(va, levels_) &&
+        walk_fast<CollectSteps::kYes>(va, a, cls, start, out, steps, count)) [[likely]] {
+      return;
+    }
+    walk_impl<Recording::kOff, CollectSteps::kYes>(va, a, start, nullptr, out, steps, count);
   } else {
-    walk_impl<Recording::kOff, CollectSteps::kNo>(va, a, start, nullptr, out);
+    if (is_canonical(va, levels_) &&
+        walk_fast<CollectSteps::kNo>(va, a, cls, start, out, steps, count)) [[likely]] {
+      return;
+    }
+    walk_impl<Recording::kOff, CollectSteps::kNo>(va, a, start, nullptr, out, steps, count);
   }
+}
+
+template <Walker::CollectSteps C>
+bool Walker::walk_fast(VAddr va, const Access& a, unsigned cls, const WalkStart* start,
+                       Outcome& out, NonLeafStep* steps, u8& count) {
+  constexpr bool kSteps = C == CollectSteps::kYes;
+  // Copies of the digested state: the acquire loads below keep the compiler from reusing
+  // members it read before them, locals it keeps in registers.
+  const u64 v = va.value();
+  const u64 limit = entry_limit_;
+  const u64 amask = addr_mask_;
+  PhysMem& mem = mem_;
+  int n = levels_;
+  u64 table = root_.value();
+  u8 tpat = root_pat_;
+  // D3 as bit masks: the AND of every entry (R/W, U/S), the AND of the non-leaf entries (R/W,
+  // for SS1) and the OR of every entry (XD); folding is commutative, so this is Rights::fold.
+  u64 and_all = ~u64{0}, and_table = ~u64{0}, or_all = 0;
+  Rights acc;  // the running fold, for the steps only
+  if (start) {
+    // T13: the levels above start->level come from a paging-structure-cache entry.
+    n = level_number(start->level);
+    table = start->table.value();
+    tpat = start->table_pat_index;
+    acc = start->rights;
+  }
+  const int top = n;
+  u8 nsteps = 0;
+  u64 e = 0;
+  u64 addr = 0;
+  // Undoes the entry-read counts of levels top..first (walk_impl counts its own reads).
+  auto give_up = [&](int first) {
+    for (int k = first; k <= top; ++k) --stats_.entry_reads[k];
+    return false;
+  };
+  for (;;) {
+    addr = table + ((v >> (9 * n)) & 0xff8);  // W3: table + 8 * VA[12+9(n-1)+8 : 12+9(n-1)]
+    // Section 0: an entry outside RAM is never read; walk_impl gives its outcome.
+    if (addr > limit) [[unlikely]]
+      return give_up(n + 1);
+    e = mem.entry(PAddr(addr)).load(std::memory_order_acquire);  // W8
+    ++stats_.entry_reads[n];
+    if (n == 1 || ((e ^ (entry::kP | entry::kA)) & fast_table_check_[n])) break;
+    // A present, accessed non-leaf entry without reserved bits (F1, F2, W7, AD4: nothing to
+    // write).
+    and_all &= e;
+    and_table &= e;
+    or_all |= e;
+    const u64 next = e & amask;  // W4
+    if constexpr (kSteps) {
+      acc.fold(e, nxe_, EntryRole::kNonLeaf);
+      const u8 next_pat = static_cast<u8>(entry::table_pat_index(e));
+      NonLeafStep& step = steps[nsteps++];
+      step.level = level_from_number(n);
+      step.entry_address = PAddr(addr);
+      step.value = e;
+      step.next_table = PAddr(next);
+      step.rights = acc;
+      step.next_table_pat = next_pat;
+      tpat = next_pat;
+    }
+    table = next;
+    --n;
+  }
+  (void)tpat;
+
+  // F1, R1: P=0 ends the walk whatever the other bits hold (nothing above it needed A).
+  if (!(e & entry::kP)) [[unlikely]] {
+    out.emplace<PageFault>(PageFault{not_present_error_code(a, rights_), va});
+    count = 0;
+    ++stats_.walks;
+    return true;
+  }
+  // W7: the leaf, unless this is a non-leaf entry that needs A or has a reserved bit; R2-R7 of
+  // the leaf; AD1: a leaf without A needs a compare-and-swap (and Q2 sets a 1 GiB leaf's A
+  // before its checks). All of these are walk_impl's.
+  const bool leaf = n == 1 || ((e & entry::kPs) && ps_leaf_[n]);
+  if (!leaf || ((e ^ entry::kA) & (entry::kA | leaf_mask_[n]))) [[unlikely]] {
+    return give_up(n);
+  }
+  and_all &= e;
+  or_all |= e;
+  Rights r = start ? start->rights : Rights{};
+  if (!(and_all & entry::kRw)) r.bits &= static_cast<u8>(~Rights::kWrite);
+  if (!(and_table & entry::kRw)) r.bits &= static_cast<u8>(~Rights::kNonLeafWrite);
+  if (!(and_all & entry::kUs)) r.bits &= static_cast<u8>(~Rights::kUser);
+  if (nxe_ == Support::kYes && (or_all & entry::kXd)) r.bits |= Rights::kXd;
+
+  // Appendix A step 4, F3, D4: the rights, with the control state of this moment.
+  const Dirty dirty = (e & entry::kD) ? Dirty::kYes : Dirty::kNo;
+  const unsigned key = entry::pkey(e);
+  if (!rights_memo_.allows(cls, r, dirty, key, a)) [[unlikely]] {
+    // AD4: no A/D on a rights violation (and every A on the path is already set).
+    const RightsDecision d = evaluate_rights(r, dirty, key, a, rights_);
+    out.emplace<PageFault>(PageFault{rights_error_code(a, rights_, d), va});
+    count = 0;
+    ++stats_.walks;
+    return true;
+  }
+  // AD2, AD3: a write through a leaf without D sets it by compare-and-swap: walk_impl's.
+  if (a.is_write() && dirty == Dirty::kNo) [[unlikely]]
+    return give_up(n);
+
+  // W5, W6, MT1, MT2, T2: written in place (no temporary to copy).
+  const PageSize size = page_size_of_leaf(level_from_number(n));
+  const unsigned pat_index = entry::leaf_pat_index(e, size);
+  Ok& ok = out.emplace<Ok>();
+  ok.pa = PAddr((e & amask & ~(page_bytes(size) - 1)) | (v & (page_bytes(size) - 1)));
+  ok.page_size = size;
+  ok.attrs.rights = r;
+  ok.attrs.global = (pge_ == Support::kYes && (e & entry::kG)) ? Global::kYes : Global::kNo;
+  ok.attrs.pat_index = static_cast<u8>(pat_index);
+  ok.attrs.memory_type = pat_type(pat_msr_, pat_index);
+  ok.attrs.pkey = static_cast<u8>(key);
+  ok.attrs.dirty = dirty;
+  count = kSteps ? nsteps : 0;
+  ++stats_.walks;
+  return true;
 }
 
 template <Walker::Recording R, Walker::CollectSteps C>
 void Walker::walk_impl(VAddr va, const Access& a, const WalkStart* start, WalkRecord* rec,
-                       WalkResult& out) {
+                       Outcome& out, NonLeafStep* steps, u8& count) {
   constexpr bool kRec = R == Recording::kOn;
   constexpr bool kSteps = C == CollectSteps::kYes;
   if constexpr (kRec) rec->reset(va, a, levels_);
-  out.non_leaf_count = 0;
+  count = 0;
 
   // L1-L4: the canonical test precedes every paging check; nothing is read or written.
   if (!is_canonical(va, levels_)) [[unlikely]] {
     const bool ss = profile_.non_canonical == NonCanonicalFault::kBySegment &&
                     a.segment == Segment::kSs;  // L3, Q6
     if constexpr (kRec) rec->end = WalkEnd::kNonCanonical;
-    out.outcome.emplace<NonCanonical>(NonCanonical{ss ? NcVector::kSs : NcVector::kGp});
+    out.emplace<NonCanonical>(NonCanonical{ss ? NcVector::kSs : NcVector::kGp});
     return;
   }
   ++stats_.walks;
@@ -111,7 +252,7 @@ void Walker::walk_impl(VAddr va, const Access& a, const WalkStart* start, WalkRe
 
   for (;;) {  // one attempt per iteration; a failed compare-and-swap restarts here (AD5)
     if constexpr (kRec) rec->count = 0;
-    out.non_leaf_count = 0;
+    count = 0;
     Level lvl = top;
     PAddr table = root_;
     Rights acc;
@@ -165,8 +306,8 @@ void Walker::walk_impl(VAddr va, const Access& a, const WalkStart* start, WalkRe
             r->decision = LevelDecision::kBusError;
             rec->end = WalkEnd::kBusError;
           }
-          out.outcome.emplace<WalkBusError>(WalkBusError{lvl, addr});
-          out.non_leaf_count = 0;
+          out.emplace<WalkBusError>(WalkBusError{lvl, addr});
+          count = 0;
           return;
         }
         e = 0;
@@ -183,8 +324,8 @@ void Walker::walk_impl(VAddr va, const Access& a, const WalkStart* start, WalkRe
           r->decision = LevelDecision::kNotPresent;
           rec->end = WalkEnd::kNotPresent;
         }
-        out.outcome.emplace<PageFault>(PageFault{not_present_error_code(a, rights_), va});
-        out.non_leaf_count = 0;
+        out.emplace<PageFault>(PageFault{not_present_error_code(a, rights_), va});
+        count = 0;
         return;
       }
 
@@ -227,8 +368,8 @@ void Walker::walk_impl(VAddr va, const Access& a, const WalkStart* start, WalkRe
               rsvd_.classify(bad, lvl, role == EntryRole::kLeaf ? size : PageSize::k4K);
           rec->end = WalkEnd::kReserved;
         }
-        out.outcome.emplace<PageFault>(PageFault{reserved_error_code(a, rights_), va});
-        out.non_leaf_count = 0;
+        out.emplace<PageFault>(PageFault{reserved_error_code(a, rights_), va});
+        count = 0;
         return;
       }
 
@@ -267,7 +408,7 @@ void Walker::walk_impl(VAddr va, const Access& a, const WalkStart* start, WalkRe
       if (kSteps || profile_.a_on_fault == AOnFault::kNone) {
         // Field by field into place: a temporary copied as a whole would be written in small
         // stores and read back in wide loads, which stalls store forwarding.
-        NonLeafStep& step = out.non_leaf[out.non_leaf_count++];
+        NonLeafStep& step = steps[count++];
         step.level = lvl;
         step.entry_address = addr;
         step.value = e;
@@ -292,15 +433,15 @@ void Walker::walk_impl(VAddr va, const Access& a, const WalkStart* start, WalkRe
     if (!decision.allowed()) [[unlikely]] {
       // AD4: no A on the leaf for a rights violation, never D on a fault.
       if constexpr (kRec) rec->end = WalkEnd::kRightsDenied;
-      out.outcome.emplace<PageFault>(PageFault{rights_error_code(a, rights_, decision), va});
-      out.non_leaf_count = 0;
+      out.emplace<PageFault>(PageFault{rights_error_code(a, rights_, decision), va});
+      count = 0;
       return;
     }
 
     // Appendix A step 5. AD4 none: A in each non-leaf entry, top-down, only now.
     if (profile_.a_on_fault == AOnFault::kNone) {
-      for (u8 i = 0; i < out.non_leaf_count; ++i) {
-        NonLeafStep& s = out.non_leaf[i];
+      for (u8 i = 0; i < count; ++i) {
+        NonLeafStep& s = steps[i];
         if (s.value & entry::kA) continue;
         if (set_bits(s.entry_address, s.value, entry::kA) == CasResult::kFailed) {
           restart = true;
@@ -341,7 +482,7 @@ void Walker::walk_impl(VAddr va, const Access& a, const WalkStart* start, WalkRe
 
     // W5, W6, MT1, MT2, T2: written in place (no temporary to copy).
     const unsigned pat_index = entry::leaf_pat_index(e, size);
-    Ok& ok = out.outcome.emplace<Ok>();
+    Ok& ok = out.emplace<Ok>();
     ok.pa = PAddr(entry::leaf_frame(e, size, profile_.maxphyaddr) |
                   (va.value() & (page_bytes(size) - 1)));
     ok.page_size = size;
@@ -352,7 +493,7 @@ void Walker::walk_impl(VAddr va, const Access& a, const WalkStart* start, WalkRe
     ok.attrs.pkey = static_cast<u8>(entry::pkey(e));
     ok.attrs.dirty = (e & entry::kD) ? Dirty::kYes : Dirty::kNo;
     if constexpr (kRec) rec->end = WalkEnd::kTranslated;
-    if constexpr (!kSteps) out.non_leaf_count = 0;
+    if constexpr (!kSteps) count = 0;
     return;
   }
 }

@@ -54,6 +54,13 @@ struct WalkResult {
   u8 non_leaf_count = 0;
 };
 
+// The non-leaf steps of a walk without its outcome (the Mmu's scratch: the outcome is written
+// straight into the Translation).
+struct NonLeafSteps {
+  std::array<NonLeafStep, kMaxLevels - 1> non_leaf{};
+  u8 count = 0;
+};
+
 struct WalkerStats {
   std::array<u64, kMaxLevels + 1> entry_reads{};  // indexed by level number (1..5)
   u64 walks = 0;
@@ -81,17 +88,39 @@ class Walker {
   void walk(VAddr va, const Access& access, const WalkStart* start, WalkRecord* record,
             CollectSteps collect, WalkResult& out);
 
+  // The same, writing the outcome into `out` and the steps into `steps`; `access_class` is
+  // RightsMemo::access_class(access) (the caller has it already).
+  void walk(VAddr va, const Access& access, unsigned access_class, const WalkStart* start,
+            WalkRecord* record, CollectSteps collect, Outcome& out, NonLeafSteps& steps);
+
   int levels() const { return levels_; }
   const RightsContext& rights_context() const { return rights_; }
+
+  // evaluate_rights(r, dirty, key, access, rights_context()).allowed(), from a memo (AR11, T5:
+  // the TLB's hits ask this at every access). `access_class` is RightsMemo::access_class().
+  bool rights_allow(unsigned access_class, Rights r, Dirty dirty, unsigned key,
+                    const Access& access) {
+    return rights_memo_.allows(access_class, r, dirty, key, access);
+  }
   const WalkerStats& stats() const { return stats_; }
   void reset_stats() { stats_ = {}; }
 
  private:
   enum class Recording : u8 { kOff, kOn };
-  // One instantiation per combination, so a walk that records nothing pays nothing for it.
+  void walk_to(VAddr va, const Access& a, unsigned cls, const WalkStart* start, WalkRecord* rec,
+               CollectSteps collect, Outcome& out, NonLeafStep* steps, u8& count);
+  // The general walk: every rule, every profile. One instantiation per combination, so a walk
+  // that records nothing pays nothing for it.
   template <Recording R, CollectSteps C>
-  void walk_impl(VAddr va, const Access& a, const WalkStart* start, WalkRecord* rec,
-                 WalkResult& out);
+  void walk_impl(VAddr va, const Access& a, const WalkStart* start, WalkRecord* rec, Outcome& out,
+                 NonLeafStep* steps, u8& count);
+  // The common case of a canonical address without a record: every entry inside RAM, present,
+  // free of reserved bits and already accessed (and the leaf dirty for a write), so the walk
+  // writes nothing. Returns false, having changed nothing observable, as soon as anything else
+  // shows up; the caller then runs walk_impl, which re-reads the tables and decides it.
+  template <CollectSteps C>
+  bool walk_fast(VAddr va, const Access& a, unsigned cls, const WalkStart* start, Outcome& out,
+                 NonLeafStep* steps, u8& count);
 
   enum class CasResult : u8 { kDone, kFailed };
   // AD5/Q7: sets `bits` in the entry at `pa`, conditional on it still holding `seen` (all 64
@@ -117,6 +146,12 @@ class Walker {
   std::array<bool, kMaxLevels + 1> ps_leaf_{};
   std::array<u64, kMaxLevels + 1> leaf_mask_{};
   std::array<u64, kMaxLevels + 1> table_mask_{};
+  // By level number, for walk_fast: the bits of an entry that must equal those of P|A for it to
+  // be a present, accessed non-leaf entry without reserved bits (P, A, PS where PS would make a
+  // leaf, and the reserved mask of a non-leaf entry).
+  std::array<u64, kMaxLevels + 1> fast_table_check_{};
+  u64 entry_limit_ = 0;  // the highest entry address inside RAM: mem size - 8
+  RightsMemo rights_memo_;
 
   WalkerStats stats_;
 };

@@ -69,8 +69,7 @@ TEST(WalkerConcurrency, AccessedAndDirtyNeverOverwriteASoftwareStore) {
     mem->store_entry(PAddr(pte), last_stored).value();
   }
   done.store(true, std::memory_order_release);
-  for (auto& t : cpus)
-    t.join();
+  for (auto& t : cpus) t.join();
   EXPECT_EQ(violations.load(), 0u);
 }
 

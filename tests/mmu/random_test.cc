@@ -41,11 +41,9 @@ class RandomMachine {
   // New hot indexes and fresh random tables in the pool; returns the number of entries written.
   u64 regenerate(PhysMem& mem, unsigned maxphyaddr) {
     for (auto& level : hot_) {
-      for (auto& i : level)
-        i = static_cast<unsigned>(rng_() % 512);
+      for (auto& i : level) i = static_cast<unsigned>(rng_() % 512);
     }
-    for (unsigned f = 0; f < kPoolFrames; ++f)
-      mem.zero_frame(Pfn::containing(PAddr(kPool)) + f);
+    for (unsigned f = 0; f < kPoolFrames; ++f) mem.zero_frame(Pfn::containing(PAddr(kPool)) + f);
     u64 written = 0;
     for (unsigned f = 0; f < kPoolFrames; ++f) {
       const u64 table = kPool + f * kFrameSize;
@@ -169,8 +167,7 @@ std::string context(const CpuState& s, const Profile& p, VAddr va, const Access&
 // address can appear at several levels; its last occurrence holds every bit the walk set.
 std::map<u64, u64> final_values(const testing::ReferenceResult& ref) {
   std::map<u64, u64> out;
-  for (const auto& [addr, value] : ref.path)
-    out[addr] = value;
+  for (const auto& [addr, value] : ref.path) out[addr] = value;
   return out;
 }
 
@@ -263,8 +260,7 @@ TEST(RandomWalks, TlbAndCachesAgreeWithTheReference) {
     r.regenerate(*mem, profile.maxphyaddr);
     Mmu cpu(*mem, profile, shapes[round % 4]);
     std::array<VAddr, 8> recent;
-    for (VAddr& v : recent)
-      v = r.random_va(levels).align_down(kFrameSize);
+    for (VAddr& v : recent) v = r.random_va(levels).align_down(kFrameSize);
     u64 next_recent = 0;
     ASSERT_TRUE(cpu.set_state(state).ok());
     for (u64 i = 0; i < per_round; ++i) {
@@ -298,8 +294,7 @@ TEST(RandomWalks, TlbAndCachesAgreeWithTheReference) {
       const testing::ReferenceResult ref = reference_walk(*mem, cpu.state(), profile, va, a);
       const std::map<u64, u64> after = final_values(ref);
       std::map<u64, u64> before;
-      for (const auto& [addr, value] : after)
-        before[addr] = mem->load_entry(PAddr(addr)).value();
+      for (const auto& [addr, value] : after) before[addr] = mem->load_entry(PAddr(addr)).value();
       const Translation t = cpu.translate(va, a);
       ASSERT_TRUE(same(ref.outcome, t.outcome))
           << "reference " << describe(ref.outcome) << "\nmmu       " << describe(t.outcome) << " ["

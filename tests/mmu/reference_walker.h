@@ -157,8 +157,7 @@ inline ReferenceResult reference_walk(const PhysMem& mem, const CpuState& s, con
     return res;
   }
   if (p.a_on_fault == AOnFault::kNone) {
-    for (int i = 0; i < leaf_index; ++i)
-      res.path[i].second |= 0x20;
+    for (int i = 0; i < leaf_index; ++i) res.path[i].second |= 0x20;
   }
   e |= 0x20;
   if (write) e |= 0x40;

@@ -1,8 +1,9 @@
 // TLB shapes: presets and the config-file format (docs/mmu.md).
 #include "mmu/tlb_shape.h"
 
-#include <gtest/gtest.h>
 #include <unistd.h>
+
+#include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
@@ -23,13 +24,11 @@ TEST(TlbShape, PresetsAreValidAndBuild) {
   }
   const TlbShape intel = TlbShape::intel_golden_cove();
   u32 entries = 0;
-  for (const auto& a : intel.arrays)
-    entries += a.entries();
+  for (const auto& a : intel.arrays) entries += a.entries();
   EXPECT_EQ(entries, 256u + 32 + 96 + 32 + 8 + 2048 + 1024);
   EXPECT_EQ(intel.psc.size(), 4u);
   const TlbShape teach = TlbShape::teaching();
-  for (const auto& a : teach.arrays)
-    EXPECT_EQ(a.sets, 1u) << "fully associative";
+  for (const auto& a : teach.arrays) EXPECT_EQ(a.sets, 1u) << "fully associative";
   EXPECT_FALSE(TlbShape::named("pentium").ok());
 }
 

@@ -24,12 +24,8 @@ constexpr u64 kBase = 0x0000000040000000;  // user pages P0, P1, ... at kBase + 
 constexpr VAddr kVaK(0xFFFFF8A96782EABC);
 constexpr u64 kKernelFrame = 0x0000000000ABC000;
 
-VAddr page(unsigned n) {
-  return VAddr(kBase + n * kFrameSize);
-}
-u64 frame(unsigned n) {
-  return 0x10000000 + n * kFrameSize;
-}
+VAddr page(unsigned n) { return VAddr(kBase + n * kFrameSize); }
+u64 frame(unsigned n) { return 0x10000000 + n * kFrameSize; }
 
 TlbShape parse_shape(std::string_view text) {
   auto s = TlbShape::parse(text, "test.tlb");
@@ -48,8 +44,7 @@ class TlbTest : public ::testing::Test {
     return m;
   }
   void map_pages(unsigned n, u64 flags = kUser) {
-    for (unsigned i = 0; i < n; ++i)
-      pt.map(page(i), frame(i), flags);
+    for (unsigned i = 0; i < n; ++i) pt.map(page(i), frame(i), flags);
   }
   static Translation read(Mmu& m, VAddr va, u8 cpl = 3) {
     return m.translate(va, Access::read(cpl));
@@ -139,8 +134,7 @@ TEST_F(TlbTest, SetConflictsAndEvictionOrderLruVersusPlru) {  // T10
                                      "replacement={}\n",
                                      policy)));
     // A B C D fill set 0 (pages 0 2 4 6); page 1 goes to set 1 and disturbs nothing.
-    for (unsigned n : {0u, 2u, 4u, 6u, 1u})
-      read(*m, page(n));
+    for (unsigned n : {0u, 2u, 4u, 6u, 1u}) read(*m, page(n));
     EXPECT_EQ(read(*m, page(0)).source, TranslationSource::kL1Hit);  // touch A
     EXPECT_EQ(read(*m, page(8)).source, TranslationSource::kWalk);   // E: a conflict miss
     // LRU evicted B (page 2), the least recently used. Tree-PLRU evicted C (page 4): touching
@@ -157,8 +151,7 @@ TEST(SetAssoc, VictimOrder) {  // T10: the replacement policies themselves
   SetAssoc<int> lru(1, 4, Replacement::kLru), plru(1, 4, Replacement::kTreePlru);
   for (SetAssoc<int>* s : {&lru, &plru}) {
     bool evicted = false;
-    for (u64 k = 0; k < 4; ++k)
-      s->insert(0, kKeyValid | k, 0, evicted);  // ways 0..3
+    for (u64 k = 0; k < 4; ++k) s->insert(0, kKeyValid | k, 0, evicted);  // ways 0..3
     EXPECT_FALSE(evicted);
     EXPECT_EQ(s->victim(0), 0u);  // both: way 0 was used least recently
     s->touch(0, 0);
@@ -335,8 +328,7 @@ TEST_F(TlbTest, PagingStructureCachesCutEntryReads) {  // T11-T13
                                                                            "ports=data sizes=4K "
                                                                            "sets=1 ways=4\n")}) {
     auto m = make(shape);
-    for (unsigned i = 0; i < 64; ++i)
-      read(*m, page(i));
+    for (unsigned i = 0; i < 64; ++i) read(*m, page(i));
     const auto& reads = m->walker().stats().entry_reads;
     const u64 total = reads[1] + reads[2] + reads[3] + reads[4];
     if (shape.psc.empty()) {
@@ -530,8 +522,7 @@ namespace {
 TEST_F(TlbTest, RepeatedHitsKeepTheModelExact) {
   map_pages(12);
   auto m = make(parse_shape("tlb D level=1 ports=data sizes=4K sets=1 ways=4\n"));
-  for (unsigned n : {0u, 1u, 2u, 3u})
-    read(*m, page(n));  // fills A B C D
+  for (unsigned n : {0u, 1u, 2u, 3u}) read(*m, page(n));  // fills A B C D
   for (unsigned n : {0u, 1u, 2u, 3u}) {
     EXPECT_EQ(read(*m, page(n)).source, TranslationSource::kL1Hit);  // A..D, each remembered
   }
@@ -547,13 +538,11 @@ TEST_F(TlbTest, RepeatedHitsKeepTheModelExact) {
   EXPECT_EQ(m->stats().translations, 12u);
 
   // A remembered hit is not reused after a register change: SMAP now denies it.
-  for (int i = 0; i < 3; ++i)
-    EXPECT_EQ(pa_of(read(*m, page(0), 0)), PAddr(frame(0)));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(pa_of(read(*m, page(0), 0)), PAddr(frame(0)));
   ASSERT_TRUE(m->mov_to_cr4(m->state().cr4 | reg::kCr4Smap).ok());
   EXPECT_EQ(fault_code(read(*m, page(0), 0)), 0x1u);
   // Nor after the TLB changed: a stale entry dropped by INVLPG.
-  for (int i = 0; i < 3; ++i)
-    read(*m, page(2));
+  for (int i = 0; i < 3; ++i) read(*m, page(2));
   pt.set_entry(page(2), Level::kPte, 0);
   ASSERT_TRUE(m->invlpg(page(2)).ok());
   EXPECT_EQ(fault_code(read(*m, page(2))), 0x4u);
