@@ -43,9 +43,10 @@ std::string map_trace(u64 ops, unsigned cpus) {
   for (u64 i = 0; i < ops / 3; ++i) {
     const unsigned c = static_cast<unsigned>(i % cpus);
     const u64 va = 0x10000000 + u64{c} * 0x10000000 + ((i / cpus) % 4096) * 0x1000;
-    t += fmt::format("cpu{} map {:#x} 4K prot=rw- user\ncpu{} write {:#x} cpl=3\n"
-                     "cpu{} unmap {:#x} 4K\n",
-                     c, va, c, va, c, va);
+    t += fmt::format(
+        "cpu{} map {:#x} 4K prot=rw- user\ncpu{} write {:#x} cpl=3\n"
+        "cpu{} unmap {:#x} 4K\n",
+        c, va, c, va, c, va);
   }
   return t;
 }
@@ -71,8 +72,8 @@ void BM_Parse(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(n);
   }
-  state.counters["lines/s"] =
-      benchmark::Counter(static_cast<double>(lines) * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["lines/s"] = benchmark::Counter(static_cast<double>(lines) * state.iterations(),
+                                                 benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Parse)->Unit(benchmark::kMillisecond)->MinTime(2);
 
@@ -90,19 +91,30 @@ void replay_bench(benchmark::State& state, const std::string& trace) {
     }
     ops += r.stats.total_ops();
   }
-  state.counters["ops/s"] = benchmark::Counter(static_cast<double>(ops), benchmark::Counter::kIsRate);
+  state.counters["ops/s"] =
+      benchmark::Counter(static_cast<double>(ops), benchmark::Counter::kIsRate);
   state.counters["lines"] = static_cast<double>(lines);
 }
 
 void BM_ReplayAccessHeavy(benchmark::State& state) {
   replay_bench(state, access_trace(2'000'000, 4096, static_cast<unsigned>(state.range(0))));
 }
-BENCHMARK(BM_ReplayAccessHeavy)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(2)->UseRealTime();
+BENCHMARK(BM_ReplayAccessHeavy)
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2)
+    ->UseRealTime();
 
 void BM_ReplayMapHeavy(benchmark::State& state) {
   replay_bench(state, map_trace(1'500'000, static_cast<unsigned>(state.range(0))));
 }
-BENCHMARK(BM_ReplayMapHeavy)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(2)->UseRealTime();
+BENCHMARK(BM_ReplayMapHeavy)
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace pagesim::wl

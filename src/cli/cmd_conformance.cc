@@ -1,9 +1,9 @@
 // `pagesim conformance FILE...`: runs recorded x86-64 paging vectors against the walker and the
 // TLB (src/workloads/conformance.h) and prints pass/fail per vector, bit-level diffs and a
 // summary. Exit status: 0 every vector passed, 1 a mismatch, 2 bad input or usage.
+#include <boost/program_options.hpp>
 #include <fmt/format.h>
 
-#include <boost/program_options.hpp>
 #include <charconv>
 #include <iostream>
 #include <string>
@@ -146,14 +146,11 @@ void print_case(const CaseResult& c, Verbosity verbosity) {
   fmt::print("{} {}{}{}\n", c.passed() ? "PASS" : "FAIL", c.id, c.title.empty() ? "" : "  ",
              c.title);
   if (verbose) {
-    for (const std::string& t : c.trace)
-      fmt::print("       {}\n", t);
+    for (const std::string& t : c.trace) fmt::print("       {}\n", t);
   }
-  for (const std::string& d : c.diffs)
-    fmt::print("    - {}\n", d);
+  for (const std::string& d : c.diffs) fmt::print("    - {}\n", d);
   if (!c.passed() || verbose) {
-    for (const std::string& n : c.notes)
-      fmt::print("    ({})\n", n);
+    for (const std::string& n : c.notes) fmt::print("    ({})\n", n);
   }
 }
 
@@ -214,8 +211,7 @@ int conformance_main(int argc, char** argv) {
     for (std::string_view name : mmu::Profile::preset_names()) {
       auto p = mmu::Profile::named(name);
       fmt::print("profile {}:\n", name);
-      for (const std::string& kv : p.value().knob_values())
-        fmt::print("  {}\n", kv);
+      for (const std::string& kv : p.value().knob_values()) fmt::print("  {}\n", kv);
     }
     fmt::print("also accepted: qemu_compat=true (every QEMU deviation at once)\n");
     return kExitOk;

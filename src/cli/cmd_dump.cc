@@ -1,12 +1,13 @@
 // `pagesim dump TRACE`: an address space's page table after a trace, as a text tree, JSON,
 // Graphviz DOT, or SVG/PNG rendered by Graphviz's `dot` (src/workloads/dump.h).
-#include <fmt/core.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <boost/program_options.hpp>
+#include <fmt/core.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -88,8 +89,7 @@ int run_dot(const std::string& dot, const std::string& format, const std::string
     args.push_back(out);
   }
   std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
+  for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = 0;
   const int rc = posix_spawn(&pid, dot.c_str(), &actions, nullptr, argv.data(), environ);
@@ -118,12 +118,15 @@ int run_dot(const std::string& dot, const std::string& format, const std::string
 int dump_main(int argc, char** argv) {
   constexpr std::string_view prog = "pagesim dump";
   po::options_description opts("Options");
-  opts.add_options()("help,h", "show this help")(
-      "line", po::value<u64>(), "replay the trace up to this line only (default: all of it)")(
-      "space", po::value<std::string>(), "a user address space number, or 'kernel'")(
-      "format", po::value<std::string>()->default_value("text"), "text, json, dot, svg or png")(
-      "output,o", po::value<std::string>(), "write to FILE instead of stdout")(
-      "expand", "show every entry (no collapsed runs)");
+  // clang-format off
+  opts.add_options()
+      ("help,h", "show this help")
+      ("line", po::value<u64>(), "replay the trace up to this line only (default: all of it)")
+      ("space", po::value<std::string>(), "a user address space number, or 'kernel'")
+      ("format", po::value<std::string>()->default_value("text"), "text, json, dot, svg or png")
+      ("output,o", po::value<std::string>(), "write to FILE instead of stdout")
+      ("expand", "show every entry (no collapsed runs)");
+  // clang-format on
   po::options_description hidden;
   hidden.add_options()("trace", po::value<std::vector<std::string>>(), "trace file");
   po::options_description all;
@@ -199,8 +202,7 @@ int dump_main(int argc, char** argv) {
     const i64 s = space.value_or(m.current_space.empty() ? wl::kSpaceKernel : m.current_space[0]);
     if (s != wl::kSpaceKernel && std::find(m.spaces.begin(), m.spaces.end(), s) == m.spaces.end()) {
       std::string known;
-      for (const i64 k : m.spaces)
-        known += fmt::format("{}{}", known.empty() ? "" : ", ", k);
+      for (const i64 k : m.spaces) known += fmt::format("{}{}", known.empty() ? "" : ", ", k);
       fmt::print(stderr, "{}: the trace has no user space {} at that point (it has: {})\n", prog, s,
                  known.empty() ? "none" : known);
       return kExitBadInput;

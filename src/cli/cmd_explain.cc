@@ -1,9 +1,10 @@
 // `pagesim explain TRACE --va ADDR`: replays a trace (or its prefix up to a line), then explains
 // one access on one CPU step by step (src/workloads/explain.h).
-#include <fmt/core.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <fmt/core.h>
+
 #include <iostream>
 #include <optional>
 #include <string>
@@ -54,20 +55,23 @@ constexpr int kStyle = po::command_line_style::unix_style ^ po::command_line_sty
 int explain_main(int argc, char** argv) {
   constexpr std::string_view prog = "pagesim explain";
   po::options_description opts("Options");
-  opts.add_options()("help,h", "show this help")("va", po::value<std::string>(),
-                                                 "the virtual (linear) address to explain")(
-      "line", po::value<u64>(), "replay the trace up to this line only (default: all of it)")(
-      "access", po::value<std::string>()->default_value("read"), "read, write or fetch")(
-      "cpl", po::value<unsigned>(), "privilege level 0-3 (default: the CPU's current CPL)")(
-      "ac", po::value<std::string>(), "RFLAGS.AC, 0 or 1 (default: the CPU's current AC)")(
-      "implicit",
-      "an implicit supervisor access (descriptor tables, D2): supervisor-mode at any "
-      "CPL")("cpu", po::value<unsigned>()->default_value(0), "the CPU that accesses")(
-      "color", po::value<std::string>()->default_value("auto"), "always, never or auto")(
-      "brief", "a few lines: the TLB's answer, the walk path, the verdict")(
-      "no-shootdown", "replay without TLB shootdowns (shows stale TLB entries)")(
-      "tlb", po::value<std::string>(), "TLB shape, overriding the trace's machine tlb=")(
-      "profile", po::value<std::string>(), "hardware profile, overriding the trace's");
+  // clang-format off
+  opts.add_options()
+      ("help,h", "show this help")
+      ("va", po::value<std::string>(), "the virtual (linear) address to explain")
+      ("line", po::value<u64>(), "replay the trace up to this line only (default: all of it)")
+      ("access", po::value<std::string>()->default_value("read"), "read, write or fetch")
+      ("cpl", po::value<unsigned>(), "privilege level 0-3 (default: the CPU's current CPL)")
+      ("ac", po::value<std::string>(), "RFLAGS.AC, 0 or 1 (default: the CPU's current AC)")
+      ("implicit",
+       "an implicit supervisor access (descriptor tables, D2): supervisor-mode at any CPL")
+      ("cpu", po::value<unsigned>()->default_value(0), "the CPU that accesses")
+      ("color", po::value<std::string>()->default_value("auto"), "always, never or auto")
+      ("brief", "a few lines: the TLB's answer, the walk path, the verdict")
+      ("no-shootdown", "replay without TLB shootdowns (shows stale TLB entries)")
+      ("tlb", po::value<std::string>(), "TLB shape, overriding the trace's machine tlb=")
+      ("profile", po::value<std::string>(), "hardware profile, overriding the trace's");
+  // clang-format on
   po::options_description hidden;
   hidden.add_options()("trace", po::value<std::vector<std::string>>(), "trace file");
   po::options_description all;

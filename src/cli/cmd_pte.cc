@@ -1,9 +1,9 @@
 // `pagesim pte decode VALUE` and `pagesim pte encode --level N ...`: one paging-structure entry
 // from its 64-bit value to named fields and back (src/workloads/pte_format.h).
+#include <boost/program_options.hpp>
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <boost/program_options.hpp>
 #include <cctype>
 #include <iostream>
 #include <optional>
@@ -99,22 +99,27 @@ std::optional<u64> parse_value(std::string_view prog, std::string_view what, con
 }
 
 void add_context_options(po::options_description& opts) {
-  opts.add_options()("maxphyaddr", po::value<unsigned>(),
-                     "MAXPHYADDR, 32 to 52 (default: the profile's, 46 for sdm and amd, 40 for "
-                     "qemu)")("profile", po::value<std::string>(),
-                              "hardware profile: sdm (default), amd (bit 8 of PML4E/PML5E "
-                              "reserved, R7) or qemu");
+  // clang-format off
+  opts.add_options()
+      ("maxphyaddr", po::value<unsigned>(),
+       "MAXPHYADDR, 32 to 52 (default: the profile's, 46 for sdm and amd, 40 for qemu)")
+      ("profile", po::value<std::string>(),
+       "hardware profile: sdm (default), amd (bit 8 of PML4E/PML5E reserved, R7) or qemu");
+  // clang-format on
 }
 
 int decode_main(int argc, char** argv) {
   constexpr std::string_view prog = "pagesim pte decode";
   po::options_description opts("Options");
-  opts.add_options()("help,h", "show this help")(
-      "level", po::value<std::string>(),
-      "the level the entry is read at: 1-5 or pte, pde, pdpte, pml4e, pml5e (default: every "
-      "level)")("nxe", po::value<std::string>(),
-                "EFER.NXE: 1 (default) or 0 (XD is then "
-                "reserved, R4)")("json", "print JSON");
+  // clang-format off
+  opts.add_options()
+      ("help,h", "show this help")
+      ("level", po::value<std::string>(),
+       "the level the entry is read at: 1-5 or pte, pde, pdpte, pml4e, pml5e (default: every "
+       "level)")
+      ("nxe", po::value<std::string>(), "EFER.NXE: 1 (default) or 0 (XD is then reserved, R4)")
+      ("json", "print JSON");
+  // clang-format on
   add_context_options(opts);
   po::options_description hidden;
   hidden.add_options()("value", po::value<std::vector<std::string>>(), "the entry");
@@ -173,23 +178,26 @@ int encode_main(int argc, char** argv) {
   constexpr std::string_view prog = "pagesim pte encode";
   po::options_description opts("Options");
   wl::PteFields f;
-  opts.add_options()("help,h", "show this help")(
-      "level", po::value<std::string>(),
-      "the level of the entry (required): 1-5 or pte, pde, pdpte, pml4e, pml5e")(
-      "addr", po::value<std::string>(), "next-table or frame address (W4, W5)")(
-      "p", po::bool_switch(&f.p), "bit 0 P: present")(
-      "rw", po::bool_switch(&f.rw), "bit 1 R/W: writable")("us", po::bool_switch(&f.us),
-                                                           "bit 2 U/S: user")(
-      "pwt", po::bool_switch(&f.pwt), "bit 3 PWT: write-through")("pcd", po::bool_switch(&f.pcd),
-                                                                  "bit 4 PCD: cache disable")(
-      "a", po::bool_switch(&f.a), "bit 5 A: accessed")("d", po::bool_switch(&f.d),
-                                                       "bit 6 D: dirty (leaves only)")(
-      "ps", po::bool_switch(&f.ps), "bit 7 PS: the PDE/PDPTE maps a 2 MiB / 1 GiB page")(
-      "pat", po::bool_switch(&f.pat), "PAT: bit 7 of a PTE, bit 12 of a 2 MiB / 1 GiB leaf")(
-      "g", po::bool_switch(&f.g), "bit 8 G: global (leaves only)")(
-      "pkey", po::value<unsigned>(), "protection key 0-15, bits 62:59 (leaves only)")(
-      "ignored", po::value<std::string>(), "the bits the hardware ignores, in place (E6)")(
-      "xd", po::bool_switch(&f.xd), "bit 63 XD: execute-disable");
+  // clang-format off
+  opts.add_options()
+      ("help,h", "show this help")
+      ("level", po::value<std::string>(),
+       "the level of the entry (required): 1-5 or pte, pde, pdpte, pml4e, pml5e")
+      ("addr", po::value<std::string>(), "next-table or frame address (W4, W5)")
+      ("p", po::bool_switch(&f.p), "bit 0 P: present")
+      ("rw", po::bool_switch(&f.rw), "bit 1 R/W: writable")
+      ("us", po::bool_switch(&f.us), "bit 2 U/S: user")
+      ("pwt", po::bool_switch(&f.pwt), "bit 3 PWT: write-through")
+      ("pcd", po::bool_switch(&f.pcd), "bit 4 PCD: cache disable")
+      ("a", po::bool_switch(&f.a), "bit 5 A: accessed")
+      ("d", po::bool_switch(&f.d), "bit 6 D: dirty (leaves only)")
+      ("ps", po::bool_switch(&f.ps), "bit 7 PS: the PDE/PDPTE maps a 2 MiB / 1 GiB page")
+      ("pat", po::bool_switch(&f.pat), "PAT: bit 7 of a PTE, bit 12 of a 2 MiB / 1 GiB leaf")
+      ("g", po::bool_switch(&f.g), "bit 8 G: global (leaves only)")
+      ("pkey", po::value<unsigned>(), "protection key 0-15, bits 62:59 (leaves only)")
+      ("ignored", po::value<std::string>(), "the bits the hardware ignores, in place (E6)")
+      ("xd", po::bool_switch(&f.xd), "bit 63 XD: execute-disable");
+  // clang-format on
   add_context_options(opts);
   po::variables_map vm;
   try {
@@ -252,8 +260,7 @@ int pte_main(int argc, char** argv) {
     if (sub == "decode" || sub == "encode") {
       std::string prog = fmt::format("pagesim pte {}", sub);
       std::vector<char*> args{prog.data()};
-      for (int i = 2; i < argc; ++i)
-        args.push_back(argv[i]);
+      for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
       const int n = static_cast<int>(args.size());
       return sub == "decode" ? decode_main(n, args.data()) : encode_main(n, args.data());
     }

@@ -1,7 +1,7 @@
 // `pagesim quiz --seed N`: paging exercises with a separate answer key (src/workloads/quiz.h).
+#include <boost/program_options.hpp>
 #include <fmt/core.h>
 
-#include <boost/program_options.hpp>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -42,12 +42,15 @@ constexpr int kStyle = po::command_line_style::unix_style ^ po::command_line_sty
 int quiz_main(int argc, char** argv) {
   constexpr std::string_view prog = "pagesim quiz";
   po::options_description opts("Options");
-  opts.add_options()("help,h", "show this help")("seed", po::value<u64>(),
-                                                 "the seed (required): same seed, same quiz")(
-      "kind", po::value<std::string>()->default_value("all"), "translate, faults, tlb or all")(
-      "count", po::value<unsigned>()->default_value(1), "exercises of each kind, 1 to 20")(
-      "answers", po::value<std::string>(), "also write the answer key to this file")(
-      "answers-only", "print the answer key instead of the exercises");
+  // clang-format off
+  opts.add_options()
+      ("help,h", "show this help")
+      ("seed", po::value<u64>(), "the seed (required): same seed, same quiz")
+      ("kind", po::value<std::string>()->default_value("all"), "translate, faults, tlb or all")
+      ("count", po::value<unsigned>()->default_value(1), "exercises of each kind, 1 to 20")
+      ("answers", po::value<std::string>(), "also write the answer key to this file")
+      ("answers-only", "print the answer key instead of the exercises");
+  // clang-format on
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(opts).style(kStyle).run(), vm);

@@ -37,6 +37,7 @@ int replay_main(int argc, char** argv) {
   po::options_description opts("Options");
   std::string check = "full";
   std::string shootdown;
+  // clang-format off
   opts.add_options()
       ("help,h", "show this help")
       ("cpus", po::value<unsigned>(), "simulated CPUs (overrides the trace's machine cpus=)")
@@ -47,8 +48,8 @@ int replay_main(int argc, char** argv) {
        "on or off: whether the OS shoots down other CPUs' TLBs (off shows stale-TLB bugs)")
       ("no-shootdown", "same as --shootdown off")
       ("check", po::value<std::string>(&check)->default_value("full"),
-       "full: judge every access and every changed leaf entry; sample: judge every access and "
-       "one changed entry in --sample; access: accesses only; none: replay (and pins) only")
+       "full: judge every access and every changed leaf entry; sample: judge every access and one "
+       "changed entry in --sample; access: accesses only; none: replay (and pins) only")
       ("sample", po::value<u64>()->default_value(64), "sampling period for --check sample")
       ("seed", po::value<u64>()->default_value(1), "seed for sampling")
       ("json", "print statistics as JSON instead of tables")
@@ -58,6 +59,7 @@ int replay_main(int argc, char** argv) {
        "mismatch reports printed in full (the count is always exact)")
       ("no-progress", "no progress display on stderr")
       ("verbose,v", "log what the replay does on stderr");
+  // clang-format on
   po::options_description hidden;
   hidden.add_options()("file", po::value<std::vector<std::string>>(), "trace files");
   po::options_description all;

@@ -11,11 +11,11 @@ namespace pagesim::detail {
 [[noreturn]] void assert_fail(const char* expr, const char* file, int line, const std::string& msg);
 }  // namespace pagesim::detail
 
-#define PAGESIM_ASSERT(cond, ...)                                                             \
-  do {                                                                                        \
-    if (!(cond)) [[unlikely]] {                                                               \
+#define PAGESIM_ASSERT(cond, ...)                                                            \
+  do {                                                                                       \
+    if (!(cond)) [[unlikely]] {                                                              \
       ::pagesim::detail::assert_fail(#cond, __FILE__, __LINE__, ::fmt::format(__VA_ARGS__)); \
-    }                                                                                         \
+    }                                                                                        \
   } while (0)
 
 #define PAGESIM_UNREACHABLE(...) \

@@ -62,7 +62,8 @@ struct FrameAllocator::ThreadCaches {
 FrameAllocator::Cache* FrameAllocator::thread_cache() {
   static thread_local ThreadCaches tls_caches;
   auto& slots = tls_caches.slots;
-  if (slots[0].id == id_) [[likely]] return slots[0].cache;
+  if (slots[0].id == id_) [[likely]]
+    return slots[0].cache;
   for (int i = 1; i < ThreadCaches::kSlots; ++i) {
     if (slots[i].id == id_) {
       std::swap(slots[0], slots[i]);
@@ -295,8 +296,8 @@ void FrameAllocator::fail_nth(u64 n) {
 void FrameAllocator::fail_randomly(u64 seed, double probability) {
   inject_seed_ = seed;
   probability = std::clamp(probability, 0.0, 1.0);
-  inject_threshold_ = probability >= 1.0 ? ~u64{0}
-                                         : static_cast<u64>(probability * 18446744073709551616.0);
+  inject_threshold_ =
+      probability >= 1.0 ? ~u64{0} : static_cast<u64>(probability * 18446744073709551616.0);
   inject_.store(Inject::kRandom, std::memory_order_release);
 }
 

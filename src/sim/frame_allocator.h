@@ -65,7 +65,7 @@ class FrameAllocator {
   u64 nr_frames() const { return hi_ - lo_; }
 
   // --- Fault injection. ---
-  void fail_nth(u64 n);                       // the n-th allocation from now (1-based) fails
+  void fail_nth(u64 n);  // the n-th allocation from now (1-based) fails
   void fail_randomly(u64 seed, double probability);
   void clear_failures();
   u64 injected_failures() const { return injected_.load(std::memory_order_relaxed); }

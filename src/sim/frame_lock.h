@@ -18,8 +18,8 @@ class FrameLock {
  public:
   void lock() {
     u32 c = 0;
-    if (state_.compare_exchange_strong(c, 1, std::memory_order_acquire,
-                                       std::memory_order_relaxed)) [[likely]] {
+    if (state_.compare_exchange_strong(c, 1, std::memory_order_acquire, std::memory_order_relaxed))
+        [[likely]] {
       return;
     }
     lock_slow(c);

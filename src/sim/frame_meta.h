@@ -43,10 +43,10 @@ constexpr std::string_view to_string(FrameUse u) {
 struct FrameMeta {
   std::atomic<u32> refcount{0};
   std::atomic<FrameUse> use{FrameUse::kFree};
-  u8 order = 0;      // block order of an allocated head or free-block head (0 = 4 KiB)
-  u8 level = 0;      // page-table node: its level (1 = leaf table)
-  u8 untracked = 0;  // page-table node: its leaves are untracked physical addresses
-  FrameLock lock;    // page-table node: the node lock of the seed's protocol
+  u8 order = 0;         // block order of an allocated head or free-block head (0 = 4 KiB)
+  u8 level = 0;         // page-table node: its level (1 = leaf table)
+  u8 untracked = 0;     // page-table node: its leaves are untracked physical addresses
+  FrameLock lock;       // page-table node: the node lock of the seed's protocol
   u16 nr_children = 0;  // page-table node: number of present entries, guarded by `lock`
   u16 reserved_ = 0;
 };

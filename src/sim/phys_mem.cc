@@ -26,8 +26,8 @@ Result<std::unique_ptr<PhysMem>, std::string> PhysMem::create(u64 size) {
   if (size > kMaxSize) {
     return Err{fmt::format("RAM size {:#x} exceeds the x86-64 limit of 4 PiB (2^52 bytes)", size)};
   }
-  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
   if (p == MAP_FAILED) {
     return Err{fmt::format("cannot reserve {:#x} bytes of host address space for simulated RAM: {}",
                            size, std::strerror(errno))};

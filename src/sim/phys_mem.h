@@ -47,9 +47,7 @@ class PhysMem {
   u64 nr_frames() const { return size_ >> kFrameShift; }
 
   // True iff [pa, pa + len) lies inside RAM (without overflow).
-  bool contains(PAddr pa, u64 len = 1) const {
-    return len <= size_ && pa.value() <= size_ - len;
-  }
+  bool contains(PAddr pa, u64 len = 1) const { return len <= size_ && pa.value() <= size_ - len; }
 
   // --- Checked entry access: for addresses that come from outside (page walks, traces). ---
   Result<u64, MemError> load_entry(PAddr pa,

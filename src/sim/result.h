@@ -30,9 +30,11 @@ class [[nodiscard]] Result {
 
   Result(T v) : v_(std::in_place_index<0>, std::move(v)) {}  // NOLINT: implicit by design
   Result(Err<E> e) : v_(std::in_place_index<1>, std::move(e.error)) {}  // NOLINT
+  // clang-format off
   template <class U>
     requires(!std::is_same_v<U, E> && std::is_convertible_v<U, E>)
   Result(Err<U> e) : v_(std::in_place_index<1>, E(std::move(e.error))) {}  // NOLINT
+  // clang-format on
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -75,9 +77,11 @@ class [[nodiscard]] Result<void, E> {
 
   Result() = default;
   Result(Err<E> e) : e_(std::move(e.error)), has_error_(true) {}  // NOLINT
+  // clang-format off
   template <class U>
     requires(!std::is_same_v<U, E> && std::is_convertible_v<U, E>)
   Result(Err<U> e) : e_(E(std::move(e.error))), has_error_(true) {}  // NOLINT
+  // clang-format on
 
   bool ok() const { return !has_error_; }
   explicit operator bool() const { return ok(); }

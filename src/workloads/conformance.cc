@@ -180,12 +180,8 @@ std::string_view outcome_word(const Outcome& o) {
 constexpr u64 fill_value(u64 p) {
   return 0x9080CD0000000000ull | ((p & 0xFFFFFFFFull) << 8) | 0xB8;
 }
-constexpr bool is_fill_value(u64 v) {
-  return (v & 0xff) == 0xB8 && (v >> 40) == 0x9080CD;
-}
-constexpr u64 fill_cell(u64 v) {
-  return (v >> 8) & 0xFFFFFFFFull;
-}
+constexpr bool is_fill_value(u64 v) { return (v & 0xff) == 0xB8 && (v >> 40) == 0x9080CD; }
+constexpr u64 fill_cell(u64 v) { return (v >> 8) & 0xFFFFFFFFull; }
 
 struct Range {
   u64 start = 0;
@@ -208,15 +204,13 @@ class RecordingMemory {
 
   // Restores the cells the previous scenario changed, then makes the fill ranges `fills`.
   void reset(const std::vector<Range>& fills) {
-    for (u64 cell : touched_)
-      write_cell(cell, baseline(cell));
+    for (u64 cell : touched_) write_cell(cell, baseline(cell));
     touched_.clear();
     std::vector<Range> removed;
     for (const Range& r : filled_) {
       if (std::find(fills.begin(), fills.end(), r) == fills.end()) removed.push_back(r);
     }
-    for (const Range& r : removed)
-      zero(r);
+    for (const Range& r : removed) zero(r);
     for (const Range& r : fills) {
       const bool had = std::find(filled_.begin(), filled_.end(), r) != filled_.end();
       const bool hit = std::any_of(removed.begin(), removed.end(), [&](const Range& x) {
@@ -251,8 +245,7 @@ class RecordingMemory {
     std::array<u64, 512> buf;
     for (u64 p = r.start; p < r.end;) {
       const u64 n = std::min<u64>(buf.size(), (r.end - p) / 8);
-      for (u64 k = 0; k < n; ++k)
-        buf[k] = fill_value(p + 8 * k);
+      for (u64 k = 0; k < n; ++k) buf[k] = fill_value(p + 8 * k);
       (void)mem_->write(PAddr(p), std::as_bytes(std::span<const u64>(buf.data(), n)));
       p += 8 * n;
     }
@@ -262,13 +255,11 @@ class RecordingMemory {
     const u64 page_start = (r.start + kFrameSize - 1) & ~(kFrameSize - 1);
     const u64 page_end = r.end & ~(kFrameSize - 1);
     if (page_start < page_end) {
-      for (; p < page_start; p += 8)
-        write_cell(p, 0);
+      for (; p < page_start; p += 8) write_cell(p, 0);
       mem_->discard(PAddr(page_start), page_end - page_start);
       p = page_end;
     }
-    for (; p < r.end; p += 8)
-      write_cell(p, 0);
+    for (; p < r.end; p += 8) write_cell(p, 0);
   }
 
   u64 ram_bytes_;
@@ -1085,8 +1076,7 @@ Result<CaseResult, InputError> SpecRunner::scenario(const Value& s, std::string_
         cr.diffs.push_back(fmt::format("{}{} is not among the allowed outcomes", prefix,
                                        mmu::describe(t.outcome)));
       } else if (exact) {
-        for (const std::string& x : d)
-          cr.diffs.push_back(prefix + "pagesim default: " + x);
+        for (const std::string& x : d) cr.diffs.push_back(prefix + "pagesim default: " + x);
       } else if (!d.empty()) {
         cr.notes.push_back(
             fmt::format("{}allowed, but differs from pagesim's default: {}", prefix, d.front()));

@@ -14,9 +14,7 @@ using mmu::Level;
 // Runs shorter than this stay as single rows: two similar entries read fine one by one.
 constexpr unsigned kMinRun = 3;
 
-u64 entry_span(Level level) {
-  return u64{1} << mmu::level_shift(level);
-}
+u64 entry_span(Level level) { return u64{1} << mmu::level_shift(level); }
 
 // The canonical form of a linear address built from indexes (L1, L2): bits above the top
 // walked bit copy it.
@@ -138,11 +136,9 @@ class Reader {
     size_t i = 0;
     while (i < rows.size()) {
       size_t j = i + 1;
-      while (j < rows.size() && mergeable(rows[j - 1], rows[j]))
-        ++j;
+      while (j < rows.size() && mergeable(rows[j - 1], rows[j])) ++j;
       if (j - i < kMinRun) {
-        for (; i < j; ++i)
-          out.push_back(std::move(rows[i]));
+        for (; i < j; ++i) out.push_back(std::move(rows[i]));
         continue;
       }
       DumpRow run = std::move(rows[i]);

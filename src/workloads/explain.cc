@@ -42,8 +42,7 @@ struct Painter {
 // -Wrestrict).
 std::string cat(std::initializer_list<std::string_view> parts) {
   std::string s;
-  for (const std::string_view p : parts)
-    s += p;
+  for (const std::string_view p : parts) s += p;
   return s;
 }
 
@@ -63,8 +62,7 @@ std::string table_title(Level l) {
 
 std::string bits_of(u64 v, unsigned width) {
   std::string s;
-  for (unsigned i = width; i-- > 0;)
-    s += ((v >> i) & 1) ? '1' : '0';
+  for (unsigned i = width; i-- > 0;) s += ((v >> i) & 1) ? '1' : '0';
   return s;
 }
 
@@ -74,9 +72,7 @@ std::string rights_text(mmu::Rights r) {
                      r.xd() ? "execute-disable" : "executable");
 }
 
-std::string_view kind_word(const mmu::Access& a) {
-  return mmu::access_kind_name(a.kind);
-}
+std::string_view kind_word(const mmu::Access& a) { return mmu::access_kind_name(a.kind); }
 
 // "P=1 R/W=1 U/S=1 PWT=0 PCD=0 A=1 D=0 PAT=0 G=0 XD=0": every flag of the entry's form.
 std::string flag_line(u64 raw, Level level) {
@@ -231,8 +227,7 @@ std::string error_code_text(u32 ec) {
   if (ec & pf::kPk) parts.push_back("PK=1 (a protection key, PF6)");
   if (ec & pf::kSs) parts.push_back("SS=1 (a shadow-stack access, PF7)");
   std::string s;
-  for (size_t i = 0; i < parts.size(); ++i)
-    s += (i ? ", " : "") + parts[i];
+  for (size_t i = 0; i < parts.size(); ++i) s += (i ? ", " : "") + parts[i];
   return s;
 }
 

@@ -87,8 +87,7 @@ class Parser {
 
   bool literal(std::string_view word) {
     if (s_.substr(i_, word.size()) != word) return false;
-    for (std::size_t k = 0; k < word.size(); ++k)
-      advance();
+    for (std::size_t k = 0; k < word.size(); ++k) advance();
     return true;
   }
 
@@ -292,16 +291,14 @@ class Parser {
     if (s_[i_] == '0') {
       advance();
     } else {
-      while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9')
-        advance();
+      while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') advance();
     }
     if (i_ < s_.size() && s_[i_] == '.') {
       advance();
       if (i_ >= s_.size() || s_[i_] < '0' || s_[i_] > '9') {
         return fail("expected a digit after the decimal point");
       }
-      while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9')
-        advance();
+      while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') advance();
     }
     if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
       advance();
@@ -309,8 +306,7 @@ class Parser {
       if (i_ >= s_.size() || s_[i_] < '0' || s_[i_] > '9') {
         return fail("expected a digit in the exponent");
       }
-      while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9')
-        advance();
+      while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') advance();
     }
     v.text_ = std::string(s_.substr(start, i_ - start));
     return {};

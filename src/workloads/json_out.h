@@ -34,12 +34,8 @@ inline std::string str(std::string_view s) {
 }
 
 // A 64-bit value as a "0x…" JSON string.
-inline std::string hex(u64 v) {
-  return fmt::format("\"{:#x}\"", v);
-}
+inline std::string hex(u64 v) { return fmt::format("\"{:#x}\"", v); }
 
-inline std::string_view boolean(bool b) {
-  return b ? "true" : "false";
-}
+inline std::string_view boolean(bool b) { return b ? "true" : "false"; }
 
 }  // namespace pagesim::wl::jsonw

@@ -13,13 +13,9 @@ namespace {
 
 using mmu::Level;
 
-bool is_top(Level l) {
-  return l == Level::kPml4e || l == Level::kPml5e;
-}
+bool is_top(Level l) { return l == Level::kPml4e || l == Level::kPml5e; }
 
-bool is_leaf(EntryForm f) {
-  return f != EntryForm::kTable;
-}
+bool is_leaf(EntryForm f) { return f != EntryForm::kTable; }
 
 // W4, W5: the alignment of the address an entry of this form holds.
 u64 form_alignment(EntryForm f) {
@@ -62,8 +58,7 @@ std::string bit_list(u64 mask) {
       continue;
     }
     unsigned end = bit;
-    while (end + 1 < 64 && ((mask >> (end + 1)) & 1))
-      ++end;
+    while (end + 1 < 64 && ((mask >> (end + 1)) & 1)) ++end;
     if (!out.empty()) out += ", ";
     out += end == bit ? fmt::format("{}", bit) : fmt::format("{}-{}", bit, end);
     bit = end + 1;
@@ -344,8 +339,7 @@ Result<u64, std::string> encode(const PteFields& f, const PteContext& ctx) {
   if (f.ignored & ~ign) {
     const u64 bad = f.ignored & ~ign;
     unsigned bit = 0;
-    while (!((bad >> bit) & 1))
-      ++bit;
+    while (!((bad >> bit) & 1)) ++bit;
     std::string what;
     for (const BitField& b : entry_layout(level, form, ctx)) {
       if (b.lo <= bit && bit <= b.hi) what = b.name;

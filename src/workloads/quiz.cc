@@ -34,17 +34,14 @@ class Rng {
   // `k` distinct values in [0, n), in random order.
   std::vector<unsigned> distinct(unsigned k, unsigned n) {
     std::vector<unsigned> all(n);
-    for (unsigned i = 0; i < n; ++i)
-      all[i] = i;
-    for (unsigned i = 0; i < k; ++i)
-      std::swap(all[i], all[i + below(n - i)]);
+    for (unsigned i = 0; i < n; ++i) all[i] = i;
+    for (unsigned i = 0; i < k; ++i) std::swap(all[i], all[i + below(n - i)]);
     all.resize(k);
     return all;
   }
   template <class T>
   void shuffle(std::vector<T>& v) {
-    for (size_t i = v.size(); i > 1; --i)
-      std::swap(v[i - 1], v[below(i)]);
+    for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[below(i)]);
   }
 
  private:
@@ -136,9 +133,7 @@ u64 va_of(int levels, const std::vector<unsigned>& idx, u64 offset) {
   return va;
 }
 
-u64 frame_4k(Rng& r) {
-  return (0x100 + r.below(0xff00)) << 12;
-}
+u64 frame_4k(Rng& r) { return (0x100 + r.below(0xff00)) << 12; }
 
 std::string path_text(const mmu::WalkRecord& w) {
   std::string s;
@@ -194,8 +189,7 @@ QuizExercise make_translate(Rng& r, unsigned number) {
   // Region 1: 4 KiB pages under one PT. The indexes above the PT, root first.
   std::vector<unsigned> top;
   top.push_back(static_cast<unsigned>(r.below(256)));  // user half
-  for (int n = levels - 1; n > 2; --n)
-    top.push_back(static_cast<unsigned>(r.below(512)));
+  for (int n = levels - 1; n > 2; --n) top.push_back(static_cast<unsigned>(r.below(512)));
   const std::vector<unsigned> pd_slots = r.distinct(2, 512);
   const std::vector<unsigned> pt_slots = r.distinct(4, 512);
   std::vector<u64> questions;
@@ -346,8 +340,7 @@ QuizExercise make_tlb(Rng& r, unsigned number) {
     ex.mapped.push_back(fmt::format("a 2 MiB page at {:#x}", va));
   }
   std::string list;
-  for (unsigned i = 0; i < n4k; ++i)
-    list += fmt::format("{}{:#x}", i ? ", " : "", pages[i]);
+  for (unsigned i = 0; i < n4k; ++i) list += fmt::format("{}{:#x}", i ? ", " : "", pages[i]);
   ex.mapped.insert(ex.mapped.begin(), fmt::format("4 KiB pages at {}", list));
   // The sequence: first five distinct pages, then a mix of pages used very recently, pages used
   // a while ago and any page, so that L1 hits, L2 hits and walks all tend to occur. (Which one
@@ -359,8 +352,7 @@ QuizExercise make_tlb(Rng& r, unsigned number) {
   };
   const std::vector<unsigned> first = r.distinct(5, static_cast<unsigned>(pages.size()));
   std::vector<size_t> sequence(first.begin(), first.end());
-  for (const size_t p : sequence)
-    touch(p);
+  for (const size_t p : sequence) touch(p);
   while (sequence.size() < 16) {
     size_t page = 0;
     const u64 pick = r.below(3);
@@ -403,9 +395,7 @@ std::string state_text(const CpuState& s) {
                      s.pke() ? fmt::format(" (PKRU {:#x})", s.pkru) : "", s.nxe() ? 1 : 0);
 }
 
-char letter(size_t i) {
-  return static_cast<char>('a' + i);
-}
+char letter(size_t i) { return static_cast<char>('a' + i); }
 
 std::string_view source_text(mmu::TranslationSource s) {
   switch (s) {
@@ -523,8 +513,7 @@ std::string quiz_questions_text(const Quiz& q) {
             "  fills both; an L2 hit is copied into L1. Both start empty. Mapped (user, "
             "read/write):\n",
             ex.number);
-        for (const std::string& m : ex.mapped)
-          o += fmt::format("    {}\n", m);
+        for (const std::string& m : ex.mapped) o += fmt::format("    {}\n", m);
         o += "  The program reads, in this order (CPL 3):\n";
         for (size_t i = 0; i < ex.questions.size(); ++i) {
           o += fmt::format("    {:>2}) {:#018x}\n", i + 1, ex.questions[i].va.value());

@@ -9,8 +9,8 @@ namespace pagesim::wl {
 namespace {
 
 // The model's own reading of the x86-64 entry bits it needs (spec §2.4, E3–E5).
-constexpr u64 kP = 1, kRW = 2, kUS = 4, kPWT = 8, kPCD = 16, kA = 32, kD = 64, kPS = 128,
-              kG = 256, kXD = u64{1} << 63;
+constexpr u64 kP = 1, kRW = 2, kUS = 4, kPWT = 8, kPCD = 16, kA = 32, kD = 64, kPS = 128, kG = 256,
+              kXD = u64{1} << 63;
 constexpr u64 kAddrBits = 0x000F'FFFF'FFFF'F000ull;
 
 // Page-fault error code bits (spec §5).
@@ -101,20 +101,26 @@ ModelOutcome ReferenceModel::evaluate(const ModelMapping* m, const ModelCpu& c,
   const bool xd = c.nxe && !(m->prot & kProtX);
   bool deny = false;
   if (user_access) {
-    if (!u) deny = true;                       // AR1
-    else if (write && !w) deny = true;         // AR2
-    else if (fetch && xd) deny = true;         // AR8
+    if (!u)
+      deny = true;  // AR1
+    else if (write && !w)
+      deny = true;  // AR2
+    else if (fetch && xd)
+      deny = true;  // AR8
   } else if (fetch) {
-    if (u && c.smep) deny = true;              // AR7
-    else if (xd) deny = true;                  // AR6, AR7
+    if (u && c.smep)
+      deny = true;  // AR7
+    else if (xd)
+      deny = true;  // AR6, AR7
   } else {
     // Supervisor data access.
-    const bool smap_applies = u && c.smap &&
-                              (a.implicit ? !(p_.profile.implicit_smap_honours_ac && a.cpl < 3 &&
-                                              a.ac)
-                                          : !a.ac);
-    if (smap_applies) deny = true;            // AR9
-    else if (write && !w && c.wp) deny = true;  // AR4, AR5
+    const bool smap_applies =
+        u && c.smap &&
+        (a.implicit ? !(p_.profile.implicit_smap_honours_ac && a.cpl < 3 && a.ac) : !a.ac);
+    if (smap_applies)
+      deny = true;  // AR9
+    else if (write && !w && c.wp)
+      deny = true;  // AR4, AR5
   }
   // Protection keys (PK1–PK6): the OS side never sets key bits, so the key is 0.
   bool pk = false;
@@ -164,12 +170,18 @@ void ReferenceModel::count(i64 space, VAddr base, u8 shift, int delta) {
   const u64 k1 = key(space, 30, base.align_down(GiB));
   u32* c1 = occupied_1g_.find(k1);
   const u32 v1 = (c1 != nullptr ? *c1 : 0) + delta;
-  if (v1 == 0) occupied_1g_.erase(k1); else occupied_1g_.put(k1, v1);
+  if (v1 == 0)
+    occupied_1g_.erase(k1);
+  else
+    occupied_1g_.put(k1, v1);
   if (shift < 30) {
     const u64 k2 = key(space, 21, base.align_down(2 * MiB));
     u32* c2 = occupied_2m_.find(k2);
     const u32 v2 = (c2 != nullptr ? *c2 : 0) + delta;
-    if (v2 == 0) occupied_2m_.erase(k2); else occupied_2m_.put(k2, v2);
+    if (v2 == 0)
+      occupied_2m_.erase(k2);
+    else
+      occupied_2m_.put(k2, v2);
   }
 }
 
@@ -384,8 +396,8 @@ ModelMapping ReferenceModel::apply_protect(ModelMapping m, const Op& p) {
 ReferenceModel::History& ReferenceModel::history(u64 k) {
   if (History* h = epoch_.find(k)) return *h;
   const ModelMapping* now = maps_[(k >> 45) & 3].find(k);
-  return epoch_.put(k, History{now != nullptr ? std::optional<ModelMapping>(*now) : std::nullopt,
-                               {}});
+  return epoch_.put(k,
+                    History{now != nullptr ? std::optional<ModelMapping>(*now) : std::nullopt, {}});
 }
 
 void ReferenceModel::protect(u16 cpu, u64 line, i64 space, VRange r, u8 prot,
@@ -611,7 +623,8 @@ void ReferenceModel::end_epoch(const std::function<RawLeaf(i64, VAddr, u8)>& rea
     bool several = false;
     for (const Op& o : h.ops) several |= o.cpu != h.ops.front().cpu;
     if (!several) continue;
-    const std::vector<std::optional<ModelMapping>> finals = candidates(h.base, h.ops, 0, Cut::kFinal);
+    const std::vector<std::optional<ModelMapping>> finals =
+        candidates(h.base, h.ops, 0, Cut::kFinal);
     const i64 space = static_cast<i64>(k >> 47);
     const u8 idx = static_cast<u8>((k >> 45) & 3);
     const u8 shift = static_cast<u8>(12 + 9 * idx);
@@ -632,12 +645,15 @@ void ReferenceModel::end_epoch(const std::function<RawLeaf(i64, VAddr, u8)>& rea
     if (match == nullptr) {
       std::string lines;
       for (const Op& o : h.ops) lines += fmt::format(", cpu{} line {}", o.cpu, o.line);
-      mismatch(fmt::format("racing operations on the {} page at {:#x} left {} in memory, which no "
-                           "order of them ({}) produces",
-                           shift == 12 ? "4K" : shift == 21 ? "2M" : "1G", base.value(),
-                           leaf_here ? fmt::format("entry {:#018x}", leaf.raw)
-                                     : std::string("no leaf"),
-                           lines.substr(2)));
+      mismatch(
+          fmt::format("racing operations on the {} page at {:#x} left {} in memory, which no "
+                      "order of them ({}) produces",
+                      shift == 12   ? "4K"
+                      : shift == 21 ? "2M"
+                                    : "1G",
+                      base.value(),
+                      leaf_here ? fmt::format("entry {:#018x}", leaf.raw) : std::string("no leaf"),
+                      lines.substr(2)));
       continue;
     }
     FlatMap<ModelMapping>& map = maps_[idx];
@@ -702,7 +718,9 @@ std::string describe(const ModelOutcome& o) {
   switch (o.kind) {
     case ModelOutcome::Kind::kOk:
       return fmt::format("ok pa={:#x} size={}", o.pa,
-                         o.size == 4096 ? "4K" : o.size == 2 * MiB ? "2M" : "1G");
+                         o.size == 4096      ? "4K"
+                         : o.size == 2 * MiB ? "2M"
+                                             : "1G");
     case ModelOutcome::Kind::kPf:
       return fmt::format("pf code={:#x} [{}]", o.code, describe_error_code(o.code));
     case ModelOutcome::Kind::kGp:
@@ -717,8 +735,8 @@ std::string diff_entry_bits(u64 expected, u64 actual, u64 mask) {
   static constexpr struct {
     u64 bit;
     const char* name;
-  } kBits[] = {{kP, "P"},     {kRW, "R/W"}, {kUS, "U/S"}, {kPWT, "PWT"}, {kPCD, "PCD"},
-               {kA, "A"},     {kD, "D"},    {kPS, "PS/PAT"}, {kG, "G"},  {kXD, "XD"}};
+  } kBits[] = {{kP, "P"}, {kRW, "R/W"}, {kUS, "U/S"},    {kPWT, "PWT"}, {kPCD, "PCD"},
+               {kA, "A"}, {kD, "D"},    {kPS, "PS/PAT"}, {kG, "G"},     {kXD, "XD"}};
   std::string s;
   const u64 diff = (expected ^ actual) & mask;
   for (const auto& b : kBits) {

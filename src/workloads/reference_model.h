@@ -26,8 +26,8 @@ namespace pagesim::wl {
 
 // A leaf mapping as the OS asked for it.
 struct ModelMapping {
-  u64 frame = 0;   // physical base of the page
-  u8 shift = 12;   // log2 of the page size: 12, 21 or 30
+  u64 frame = 0;  // physical base of the page
+  u8 shift = 12;  // log2 of the page size: 12, 21 or 30
   u8 prot = kProtR;
   bool user = false;
   bool global = false;
@@ -75,11 +75,11 @@ struct ModelOutcome {
 
 // Documented deviations the hardware profile selects (spec §9.1), as the model must predict.
 struct ModelProfile {
-  bool rsvd_sets_p = true;            // Q1: false in the QEMU profile
-  bool stack_gp = false;              // Q6: #GP also for stack references
+  bool rsvd_sets_p = true;                // Q1: false in the QEMU profile
+  bool stack_gp = false;                  // Q6: #GP also for stack references
   bool implicit_smap_honours_ac = false;  // Q4
-  bool pks_user_no_pk = false;        // Q5
-  bool a_on_faulting_1g_leaf = false;  // Q2
+  bool pks_user_no_pk = false;            // Q5
+  bool a_on_faulting_1g_leaf = false;     // Q2
 };
 
 struct ModelParams {
@@ -94,8 +94,8 @@ struct ModelParams {
 // What the model expects of one leaf entry: its value, and which bits are certain.
 struct ExpectedEntry {
   bool present = false;
-  u8 level = 0;      // level of the leaf (1 = 4 KiB)
-  u64 raw = 0;       // the model's own encoding
+  u8 level = 0;        // level of the leaf (1 = 4 KiB)
+  u64 raw = 0;         // the model's own encoding
   u64 mask = ~u64{0};  // bits compared (A/D left out where hardware may set them)
   ModelMapping mapping;
 };
@@ -205,7 +205,8 @@ class ReferenceModel {
   void remove_inside(u16 cpu, u64 line, i64 space, VAddr va, u64 size);
   void split_partial(u16 cpu, u64 line, i64 space, VRange r);
   // Splits the untracked mapping `m` at `base` into next-level pages.
-  void split(u16 cpu, u64 line, i64 space, VAddr base, ModelMapping m);  // by value: it erases m's slot
+  void split(u16 cpu, u64 line, i64 space, VAddr base,
+             ModelMapping m);  // by value: it erases m's slot
   template <class F>
   void for_each_overlapping(i64 space, VRange r, F&& f);
   void count(i64 space, VAddr base, u8 shift, int delta);
@@ -213,13 +214,13 @@ class ReferenceModel {
 
   ModelParams p_;
   u64 va_mask_;
-  FlatMap<ModelMapping> maps_[3];  // by size: 4K, 2M, 1G
-  FlatMap<u32> occupied_1g_;       // mappings per (space, 1 GiB region)
-  FlatMap<u32> occupied_2m_;       // mappings per (space, 2 MiB region)
-  FlatMap<History> epoch_;         // per key changed in this epoch (several CPUs only)
-  std::vector<RangeOp> range_ops_;  // this epoch's unmaps and protects (several CPUs only)
+  FlatMap<ModelMapping> maps_[3];          // by size: 4K, 2M, 1G
+  FlatMap<u32> occupied_1g_;               // mappings per (space, 1 GiB region)
+  FlatMap<u32> occupied_2m_;               // mappings per (space, 2 MiB region)
+  FlatMap<History> epoch_;                 // per key changed in this epoch (several CPUs only)
+  std::vector<RangeOp> range_ops_;         // this epoch's unmaps and protects (several CPUs only)
   FlatMap<std::vector<u32>> range_index_;  // (space, 1 GiB region) → indexes in range_ops_
-  FlatMap<ModelMapping> removed_;  // last mapping removed per key
+  FlatMap<ModelMapping> removed_;          // last mapping removed per key
   mutable std::mutex mu_;
 };
 

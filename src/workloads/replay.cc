@@ -102,9 +102,9 @@ struct PendingPin {
 
 struct RecordLine {
   std::string text;
-  std::string pin;          // "-> ..." for accesses
-  std::string extra;        // lines to add after it (expect-entry pins)
-  bool unpin = false;       // a racing access: drop any pin it had
+  std::string pin;     // "-> ..." for accesses
+  std::string extra;   // lines to add after it (expect-entry pins)
+  bool unpin = false;  // a racing access: drop any pin it had
 };
 
 struct Cpu {
@@ -112,7 +112,7 @@ struct Cpu {
       : id(id_), mmu(mem, p, shape), ring(1024) {}
   u16 id;
   mmu::Mmu mmu;
-  ModelCpu model;  // the model's own copy of the control registers
+  ModelCpu model;                              // the model's own copy of the control registers
   std::unordered_map<i64, u16> pcid_of_space;  // the PCID this CPU last used for a space
   OpRing ring;
   Doorbell bell;
@@ -209,7 +209,7 @@ class Engine {
   std::vector<RecordLine> record_;
   std::vector<PendingPin> pending_pins_;
   std::atomic<u64> peak_frames_{0};
-  std::vector<i64> spaces_;  // user spaces created, in order
+  std::vector<i64> spaces_;   // user spaces created, in order
   std::vector<PAddr> roots_;  // by space id; written by the reader before any CPU uses the id
   u64 last_line_ = 0;
 };
@@ -266,8 +266,8 @@ Result<void, TraceError> Engine::build_machine() {
   mp.profile.implicit_smap_honours_ac =
       profile_.implicit_smap == mmu::ImplicitSmap::kHonourAcBelowCpl3;
   mp.profile.pks_user_no_pk = profile_.pk_user_to_supervisor == mmu::PkUserToSupervisor::kOmit;
-  mp.profile.a_on_faulting_1g_leaf = profile_.gb_leaf_accessed ==
-                                     mmu::GbLeafAccessed::kBeforeLeafChecks;
+  mp.profile.a_on_faulting_1g_leaf =
+      profile_.gb_leaf_accessed == mmu::GbLeafAccessed::kBeforeLeafChecks;
   mp.remember_removed = !cfg_.shootdown;
   model_ = std::make_unique<ReferenceModel>(mp);
 
@@ -499,10 +499,10 @@ bool Engine::check_entry(Cpu& c, const TraceOp& op, i64 space, VAddr va) {
   m.what = "entry";
   m.expected = want.present ? fmt::format("level-{} leaf {:#018x}", want.level, want.raw)
                             : std::string("no leaf mapping");
-  m.actual = leaf.found ? fmt::format("level-{} leaf {:#018x} at {}", leaf.level, leaf.raw,
-                                      leaf.entry_addr)
-                        : fmt::format("no leaf (path ends at level {}, entry {:#018x})",
-                                      leaf.level, leaf.raw);
+  m.actual =
+      leaf.found
+          ? fmt::format("level-{} leaf {:#018x} at {}", leaf.level, leaf.raw, leaf.entry_addr)
+          : fmt::format("no leaf (path ends at level {}, entry {:#018x})", leaf.level, leaf.raw);
   if (want.present && leaf.found) m.detail = diff_entry_bits(want.raw, leaf.raw, ~ad);
   mismatch(c, std::move(m));
   return false;
@@ -709,16 +709,16 @@ void Engine::do_access(Cpu& c, const TraceOp& op, u64 ri) {
       m.what = "access";
       m.expected = describe(want);
       m.actual = describe(got) + fmt::format(" (from {})", mmu::translation_source_name(t.source));
-      const bool from_tlb = t.source == mmu::TranslationSource::kL1Hit ||
-                            t.source == mmu::TranslationSource::kL2Hit;
+      const bool from_tlb =
+          t.source == mmu::TranslationSource::kL1Hit || t.source == mmu::TranslationSource::kL2Hit;
       if (from_tlb) {
         if (auto old = model_->removed_mapping(space, op.va)) {
           if (model_->evaluate(&*old, c.model, ma) == got) {
             m.what = "stale TLB hit";
-            m.detail = fmt::format("cpu{} used a translation that line {} (cpu{}) removed or "
-                                   "changed; it was never invalidated on this CPU{}",
-                                   c.id, old->line, old->cpu,
-                                   cfg_.shootdown ? "" : " (shootdowns are off)");
+            m.detail = fmt::format(
+                "cpu{} used a translation that line {} (cpu{}) removed or "
+                "changed; it was never invalidated on this CPU{}",
+                c.id, old->line, old->cpu, cfg_.shootdown ? "" : " (shootdowns are off)");
           }
         }
       }
@@ -736,8 +736,7 @@ void Engine::do_access(Cpu& c, const TraceOp& op, u64 ri) {
       // after a TLB hit: a hit touches no memory (T8), and if A or D was cleared without an
       // invalidation the flag may legitimately stay clear (AD7); with shootdowns on the OS
       // invalidates whenever it clears them, so the next access walks and is checked here.
-      const RawLeaf leaf =
-          ReferenceModel::read_leaf(*mem_, root_of(space), cfg_.levels, op.va, 0);
+      const RawLeaf leaf = ReferenceModel::read_leaf(*mem_, root_of(space), cfg_.levels, op.va, 0);
       const bool a_ok = leaf.found && (leaf.raw & 0x20);
       const bool d_ok = op.access != AccessType::kWrite || (leaf.found && (leaf.raw & 0x40));
       if (!a_ok || !d_ok) {
@@ -767,7 +766,8 @@ void Engine::do_access(Cpu& c, const TraceOp& op, u64 ri) {
         break;
       case ExpectAccess::Kind::kPf:
         ok = got.kind == ModelOutcome::Kind::kPf && got.code == op.expect.code;
-        want = fmt::format("pf code={:#x} [{}]", op.expect.code, describe_error_code(op.expect.code));
+        want =
+            fmt::format("pf code={:#x} [{}]", op.expect.code, describe_error_code(op.expect.code));
         break;
       case ExpectAccess::Kind::kGp:
         ok = got.kind == ModelOutcome::Kind::kGp;
@@ -812,13 +812,13 @@ void Engine::do_switch(Cpu& c, const TraceOp& op) {
   const u16 old_pcid = c.mmu.state().pcid();
   // Join the new space's CPU set before loading it, so no shootdown for it can miss us.
   space_mask(space).fetch_or(u64{1} << c.id, std::memory_order_seq_cst);
-  if (auto r = c.mmu.mov_to_cr3(cr3); !r.ok()) return cpu_fault(op, r.error(), "switch (MOV to CR3)");
+  if (auto r = c.mmu.mov_to_cr3(cr3); !r.ok())
+    return cpu_fault(op, r.error(), "switch (MOV to CR3)");
   c.model.space = space;
   c.pcid_of_space[space] = pcide ? pcid : 0;
   // Leave the old space's set only if this load flushed its entries: without PCIDs, or with the
   // same PCID and no no-flush hint (INV3).
-  if (old != space && old != kSpaceKernel &&
-      (!pcide || (pcid == old_pcid && !op.noflush))) {
+  if (old != space && old != kSpaceKernel && (!pcide || (pcid == old_pcid && !op.noflush))) {
     space_mask(old).fetch_and(~(u64{1} << c.id), std::memory_order_seq_cst);
   }
 }
@@ -827,8 +827,7 @@ void Engine::do_expect_entry(Cpu& c, const TraceOp& op) {
   const i64 space = target_space(c, op);
   if (failed()) return;
   ++c.stats.pins_checked;
-  const RawLeaf r = ReferenceModel::read_leaf(*mem_, root_of(space), cfg_.levels, op.va,
-                                              op.level);
+  const RawLeaf r = ReferenceModel::read_leaf(*mem_, root_of(space), cfg_.levels, op.va, op.level);
   Mismatch m;
   m.line = op.line;
   m.cpu = c.id;
@@ -836,9 +835,10 @@ void Engine::do_expect_entry(Cpu& c, const TraceOp& op) {
   m.what = "pin";
   m.expected = fmt::format("level-{} entry {:#018x} (mask {:#018x})", op.level, op.raw, op.mask);
   if (r.level != op.level) {
-    m.actual = fmt::format("the walk path ends at level {} (entry {:#018x}) and does not reach "
-                           "level {}",
-                           r.level, r.raw, op.level);
+    m.actual = fmt::format(
+        "the walk path ends at level {} (entry {:#018x}) and does not reach "
+        "level {}",
+        r.level, r.raw, op.level);
     return mismatch(c, std::move(m));
   }
   if (((r.raw ^ op.raw) & op.mask) != 0) {
@@ -884,8 +884,8 @@ void Engine::execute_op(Cpu& c, const TraceOp& op, u64 ri) {
       if (auto r = c.mmu.invlpg(op.va); !r.ok()) return cpu_fault(op, r.error(), "invlpg");
       return;
     case OpKind::kInvpcid:
-      if (auto r = c.mmu.invpcid(op.invpcid_type,
-                                 mmu::InvpcidDescriptor{op.pcid.value_or(0), op.va});
+      if (auto r =
+              c.mmu.invpcid(op.invpcid_type, mmu::InvpcidDescriptor{op.pcid.value_or(0), op.va});
           !r.ok()) {
         return cpu_fault(op, r.error(), "invpcid");
       }
@@ -1037,7 +1037,8 @@ ReplayResult Engine::run() {
     } else {
       push(*cpus_[op.cpu], Item{Item::Kind::kOp, op, ri});
     }
-    if (progress && (lines & 0xffff) == 0 && Clock::now() - last_progress > std::chrono::milliseconds(200)) {
+    if (progress && (lines & 0xffff) == 0 &&
+        Clock::now() - last_progress > std::chrono::milliseconds(200)) {
       last_progress = Clock::now();
       std::fprintf(stderr, "\r%s: %llu lines", parser_.name().c_str(),
                    static_cast<unsigned long long>(lines));
@@ -1083,7 +1084,6 @@ ReplayResult Engine::run() {
     view.last_line = last_line_;
     opt_.inspect(view);
   }
-
 
   if (recording && out.verdict != ReplayResult::Verdict::kBadInput) {
     // Write the trace back with every access pinned (docs/trace-format.md, "Pins").

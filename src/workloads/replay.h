@@ -31,21 +31,21 @@ struct MachineView {
   const mmu::Profile& profile;
   const mmu::TlbShape& tlb;
   PhysMem& mem;
-  std::vector<mmu::Mmu*> cpus;         // each CPU's registers, TLB and walker
-  std::vector<i64> current_space;      // per CPU: the address space in its CR3 (0 = kernel)
-  std::vector<i64> spaces;             // the user address spaces created, in order
+  std::vector<mmu::Mmu*> cpus;           // each CPU's registers, TLB and walker
+  std::vector<i64> current_space;        // per CPU: the address space in its CR3 (0 = kernel)
+  std::vector<i64> spaces;               // the user address spaces created, in order
   std::function<PAddr(i64 space)> root;  // the root table of a space (0 = kernel)
-  u64 last_line = 0;                   // the last trace line performed
+  u64 last_line = 0;                     // the last trace line performed
 };
 
 struct ReplayOptions {
   MachineOverrides overrides;
   CheckLevel check = CheckLevel::kFull;
   u64 sample_every = 64;
-  u64 seed = 1;                 // picks the sampled pages
-  std::string record_path;      // --record OUT: the trace with every outcome pinned
-  bool progress = false;        // a progress bar on stderr
-  size_t max_reports = 20;      // mismatch reports kept in full
+  u64 seed = 1;             // picks the sampled pages
+  std::string record_path;  // --record OUT: the trace with every outcome pinned
+  bool progress = false;    // a progress bar on stderr
+  size_t max_reports = 20;  // mismatch reports kept in full
 
   // For tests of the checker only: called on the CPU's thread after each operation (for map,
   // map_pa, unmap and protect: after the page table changed, before the checks), with the
@@ -65,17 +65,17 @@ struct Mismatch {
   u64 line = 0;
   u16 cpu = 0;
   std::optional<u64> va;
-  std::string what;      // "access", "entry", "pin", "stale TLB hit", "race"
+  std::string what;  // "access", "entry", "pin", "stale TLB hit", "race"
   std::string expected;
   std::string actual;
-  std::string detail;    // bit by bit
+  std::string detail;  // bit by bit
   std::string to_string() const;
 };
 
 struct ReplayResult {
   enum class Verdict : u8 { kMatched, kMismatch, kBadInput };
   Verdict verdict = Verdict::kMatched;
-  std::optional<TraceError> error;  // kBadInput
+  std::optional<TraceError> error;   // kBadInput
   std::vector<Mismatch> mismatches;  // the first max_reports
   u64 mismatch_count = 0;
   ReplayStats stats;

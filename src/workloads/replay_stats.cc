@@ -8,9 +8,9 @@ namespace pagesim::wl {
 
 std::string_view op_kind_name(OpKind k) {
   static constexpr std::array<std::string_view, kNrOpKinds> kNames = {
-      "space", "barrier", "map",  "map_pa", "unmap", "protect", "access", "switch", "flush",
-      "invlpg", "invpcid", "cr0", "cr4",    "efer",  "pkru",    "pkrs",   "cpl",    "ac",
-      "expect-entry"};
+      "space",  "barrier", "map",    "map_pa",  "unmap",       "protect", "access",
+      "switch", "flush",   "invlpg", "invpcid", "cr0",         "cr4",     "efer",
+      "pkru",   "pkrs",    "cpl",    "ac",      "expect-entry"};
   return kNames[static_cast<size_t>(k)];
 }
 
@@ -42,16 +42,17 @@ std::string esc(std::string_view s) {
 std::string ReplayStats::table(std::string_view verdict) const {
   std::string s;
   s += fmt::format("{}: {}\n", file, verdict);
-  s += fmt::format("  machine: {}-level paging, {} RAM, {} CPU{}, TLB {}, profile {}, "
-                   "shootdowns {}\n",
-                   machine.levels, format_size(machine.ram), machine.cpus,
-                   machine.cpus == 1 ? "" : "s", machine.tlb, machine.profile,
-                   machine.shootdown ? "on" : "off");
+  s += fmt::format(
+      "  machine: {}-level paging, {} RAM, {} CPU{}, TLB {}, profile {}, "
+      "shootdowns {}\n",
+      machine.levels, format_size(machine.ram), machine.cpus, machine.cpus == 1 ? "" : "s",
+      machine.tlb, machine.profile, machine.shootdown ? "on" : "off");
   const double ops = static_cast<double>(total_ops());
-  s += fmt::format("  {} lines, {} operations in {:.3f} s ({:.2f} M ops/s); frames in use: peak "
-                   "{}, at end {}\n",
-                   lines, total_ops(), seconds, seconds > 0 ? ops / seconds / 1e6 : 0.0,
-                   peak_frames_in_use, frames_in_use_at_end);
+  s += fmt::format(
+      "  {} lines, {} operations in {:.3f} s ({:.2f} M ops/s); frames in use: peak "
+      "{}, at end {}\n",
+      lines, total_ops(), seconds, seconds > 0 ? ops / seconds / 1e6 : 0.0, peak_frames_in_use,
+      frames_in_use_at_end);
   s += fmt::format("  {:>4} {:>10} {:>10} {:>8} {:>8} {:>10} {:>10} {:>9} {:>9} {:>11} {:>9}\n",
                    "cpu", "ops", "accesses", "faults", "mapped", "L1 hits", "L2 hits", "walks",
                    "entry rd", "shootdowns", "mismatch");
@@ -61,12 +62,12 @@ std::string ReplayStats::table(std::string_view verdict) const {
     for (u64 v : c.ops) o += v;
     u64 reads = 0;
     for (u64 v : c.walker.entry_reads) reads += v;
-    s += fmt::format("  {:>4} {:>10} {:>10} {:>8} {:>8} {:>10} {:>10} {:>9} {:>9} {:>5}/{:<5} "
-                     "{:>9}\n",
-                     name, o, c.reads + c.writes + c.fetches, c.faults + c.non_canonical,
-                     c.pages_mapped, c.mmu.l1_hits, c.mmu.l2_hits,
-                     c.mmu.psc_walks + c.mmu.full_walks, reads, c.shootdowns_sent,
-                     c.shootdowns_received, c.mismatches);
+    s += fmt::format(
+        "  {:>4} {:>10} {:>10} {:>8} {:>8} {:>10} {:>10} {:>9} {:>9} {:>5}/{:<5} "
+        "{:>9}\n",
+        name, o, c.reads + c.writes + c.fetches, c.faults + c.non_canonical, c.pages_mapped,
+        c.mmu.l1_hits, c.mmu.l2_hits, c.mmu.psc_walks + c.mmu.full_walks, reads, c.shootdowns_sent,
+        c.shootdowns_received, c.mismatches);
   };
   for (const auto& c : cpus) {
     row(fmt::format("{}", c.cpu), c);
@@ -100,13 +101,15 @@ std::string ReplayStats::json(std::string_view verdict, u64 mismatches) const {
   std::string s = "{";
   s += fmt::format("\"file\": \"{}\", \"verdict\": \"{}\", \"mismatches\": {}, ", esc(file),
                    verdict, mismatches);
-  s += fmt::format("\"machine\": {{\"levels\": {}, \"ram\": {}, \"cpus\": {}, \"tlb\": \"{}\", "
-                   "\"profile\": \"{}\", \"maxphyaddr\": {}, \"shootdown\": {}}}, ",
-                   machine.levels, machine.ram, machine.cpus, esc(machine.tlb),
-                   esc(machine.profile), machine.maxphyaddr, machine.shootdown);
-  s += fmt::format("\"lines\": {}, \"seconds\": {:.6f}, \"peak_frames_in_use\": {}, "
-                   "\"frames_in_use_at_end\": {}, ",
-                   lines, seconds, peak_frames_in_use, frames_in_use_at_end);
+  s += fmt::format(
+      "\"machine\": {{\"levels\": {}, \"ram\": {}, \"cpus\": {}, \"tlb\": \"{}\", "
+      "\"profile\": \"{}\", \"maxphyaddr\": {}, \"shootdown\": {}}}, ",
+      machine.levels, machine.ram, machine.cpus, esc(machine.tlb), esc(machine.profile),
+      machine.maxphyaddr, machine.shootdown);
+  s += fmt::format(
+      "\"lines\": {}, \"seconds\": {:.6f}, \"peak_frames_in_use\": {}, "
+      "\"frames_in_use_at_end\": {}, ",
+      lines, seconds, peak_frames_in_use, frames_in_use_at_end);
   std::array<u64, kNrOpKinds> ops{};
   for (const auto& c : cpus) {
     for (size_t i = 0; i < kNrOpKinds; ++i) ops[i] += c.ops[i];

@@ -18,11 +18,11 @@ struct CpuReplayStats {
   u16 cpu = 0;
   std::array<u64, kNrOpKinds> ops{};
   u64 reads = 0, writes = 0, fetches = 0;
-  u64 faults = 0;         // accesses that ended in #PF
-  u64 non_canonical = 0;  // #GP / #SS
-  u64 pages_mapped = 0;     // in 4 KiB units
-  u64 pages_unmapped = 0;   // pages (of any size) removed
-  u64 pages_protected = 0;  // in 4 KiB units
+  u64 faults = 0;               // accesses that ended in #PF
+  u64 non_canonical = 0;        // #GP / #SS
+  u64 pages_mapped = 0;         // in 4 KiB units
+  u64 pages_unmapped = 0;       // pages (of any size) removed
+  u64 pages_protected = 0;      // in 4 KiB units
   u64 shootdowns_sent = 0;      // shootdown requests this CPU sent (one per target CPU)
   u64 shootdowns_received = 0;  // requests it serviced
   u64 local_invalidations = 0;

@@ -111,8 +111,8 @@ class SimOsImpl final : public SimOs {
     const VRange r{va, va + len};
     // Claim around the largest page this map may use (see map_pa).
     const u64 largest = page_size != 0 ? page_size : largest_page(va, len);
-    const u64 align = std::min<u64>(largest == kGiB ? kGiB * 512 : largest * 512,
-                                    page_size_of(C::NR_LEVELS));
+    const u64 align =
+        std::min<u64>(largest == kGiB ? kGiB * 512 : largest * 512, page_size_of(C::NR_LEVELS));
     auto cursor = table.cursor_mut(claim_range(Mode::template vaddr_range<C>(), r, align));
     if (!cursor.ok()) return Err{from(cursor.error())};
     if (auto j = cursor->jump(va); !j.ok()) return Err{from(j.error())};

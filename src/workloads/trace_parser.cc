@@ -46,8 +46,8 @@ void tokenize(std::string_view line, std::vector<Token>& out) {
     if (p == end || *p == '#') break;
     const char* q = p;
     while (q != end && kCharClass[static_cast<u8>(*q)] == 0) ++q;
-    out.push_back({std::string_view(p, static_cast<size_t>(q - p)),
-                   static_cast<u32>(p - begin + 1)});
+    out.push_back(
+        {std::string_view(p, static_cast<size_t>(q - p)), static_cast<u32>(p - begin + 1)});
     p = q;
   }
 }
@@ -199,9 +199,9 @@ Result<void, TraceError> TraceParser::read_preamble(const MachineOverrides& over
   if (overrides.profile) machine_.profile = *overrides.profile;
   if (overrides.shootdown) machine_.shootdown = *overrides.shootdown;
   if (machine_.cpus < 1 || machine_.cpus > kMaxCpus) {
-    return Err{TraceError{name_, 0, 0,
-                          fmt::format("{} CPUs requested; pagesim simulates 1 to {}",
-                                      machine_.cpus, kMaxCpus)}};
+    return Err{TraceError{
+        name_, 0, 0,
+        fmt::format("{} CPUs requested; pagesim simulates 1 to {}", machine_.cpus, kMaxCpus)}};
   }
   return {};
 }
@@ -212,7 +212,8 @@ Result<void, TraceError> TraceParser::parse_machine(const std::vector<Token>& to
     const Token& t = toks[i];
     auto eq = t.text.find('=');
     if (eq == std::string_view::npos) {
-      return Err{error_at(t.col, fmt::format("expected key=value in 'machine', found '{}'", t.text))};
+      return Err{
+          error_at(t.col, fmt::format("expected key=value in 'machine', found '{}'", t.text))};
     }
     std::string_view key = t.text.substr(0, eq);
     std::string_view val = t.text.substr(eq + 1);
@@ -246,8 +247,8 @@ Result<void, TraceError> TraceParser::parse_machine(const std::vector<Token>& to
         break;
       case 2:
         if (!num || *num < 1 || *num > kMaxCpus) {
-          return Err{error_at(vcol, fmt::format("expected 1 to {} for 'cpus', found '{}'",
-                                                kMaxCpus, val))};
+          return Err{error_at(
+              vcol, fmt::format("expected 1 to {} for 'cpus', found '{}'", kMaxCpus, val))};
         }
         machine_.cpus = static_cast<u16>(*num);
         break;
@@ -259,8 +260,8 @@ Result<void, TraceError> TraceParser::parse_machine(const std::vector<Token>& to
         break;
       case 4:
         if (!num || *num < 32 || *num > 52) {
-          return Err{error_at(vcol, fmt::format("expected 32 to 52 for 'maxphyaddr', found '{}'",
-                                                val))};
+          return Err{
+              error_at(vcol, fmt::format("expected 32 to 52 for 'maxphyaddr', found '{}'", val))};
         }
         machine_.maxphyaddr = static_cast<u8>(*num);
         machine_.maxphyaddr_given = true;
@@ -275,8 +276,8 @@ Result<void, TraceError> TraceParser::parse_machine(const std::vector<Token>& to
         break;
       case 6:
         if (val != "on" && val != "off") {
-          return Err{error_at(vcol, fmt::format("expected on or off for 'shootdown', found '{}'",
-                                                val))};
+          return Err{
+              error_at(vcol, fmt::format("expected on or off for 'shootdown', found '{}'", val))};
         }
         machine_.shootdown = val == "on";
         break;
@@ -433,10 +434,10 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
                                                     toks_[0].text))};
     }
     if (*n >= machine_.cpus) {
-      return Err{error_at(toks_[0].col,
-                          fmt::format("{} is beyond the machine's {} CPU{} (cpu0 to cpu{})",
-                                      toks_[0].text, machine_.cpus, machine_.cpus == 1 ? "" : "s",
-                                      machine_.cpus - 1))};
+      return Err{
+          error_at(toks_[0].col,
+                   fmt::format("{} is beyond the machine's {} CPU{} (cpu0 to cpu{})", toks_[0].text,
+                               machine_.cpus, machine_.cpus == 1 ? "" : "s", machine_.cpus - 1))};
     }
     op.cpu = static_cast<u16>(*n);
     cpu_given = true;
@@ -520,8 +521,8 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
     Args::Item* it = find_key(key);
     if (it == nullptr) return std::optional<bool>();
     if (it->value != "0" && it->value != "1") {
-      return err(value_col(*it), fmt::format("expected 0 or 1 for '{}', found '{}'", key,
-                                             it->value));
+      return err(value_col(*it),
+                 fmt::format("expected 0 or 1 for '{}', found '{}'", key, it->value));
     }
     return std::optional<bool>(it->value == "1");
   };
@@ -535,10 +536,10 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
                                        keys.size() == 0 ? std::string("no keys")
                                                         : "one of: " + join(keys)));
       }
-      return err(it.col, fmt::format("unexpected '{}' in '{}'{}", it.value, op_name,
-                                     flags.size() == 0 ? std::string()
-                                                       : " (words it accepts: " + join(flags) +
-                                                             ")"));
+      return err(it.col,
+                 fmt::format("unexpected '{}' in '{}'{}", it.value, op_name,
+                             flags.size() == 0 ? std::string()
+                                               : " (words it accepts: " + join(flags) + ")"));
     }
     return {};
   };
@@ -551,8 +552,8 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
     }
     return VAddr(v);
   };
-  auto aligned4k = [&](const Args::Item& it, u64 v, std::string_view what)
-      -> Result<void, TraceError> {
+  auto aligned4k = [&](const Args::Item& it, u64 v,
+                       std::string_view what) -> Result<void, TraceError> {
     if (v % 4096 != 0) {
       return err(value_col(it), fmt::format("{} {:#x} is not 4K-aligned", what, v));
     }
@@ -575,8 +576,8 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
     return static_cast<i64>(*n);
   };
   // A memory-management range: canonical, 4K-aligned, non-empty, within one half.
-  auto mm_range = [&](const Args::Item& va_it, const Args::Item& len_it)
-      -> Result<void, TraceError> {
+  auto mm_range = [&](const Args::Item& va_it,
+                      const Args::Item& len_it) -> Result<void, TraceError> {
     op.va = PAGESIM_TRY(vaddr_arg(va_it, true));
     op.len = PAGESIM_TRY(number(len_it, "a size"));
     PAGESIM_TRY(aligned4k(va_it, op.va.value(), "virtual address"));
@@ -623,23 +624,23 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
     } else if (it->value == "uc") {
       op.cache = CacheMode::kUc;
     } else {
-      return err(value_col(*it), fmt::format("expected wb, wt or uc for 'cache', found '{}'",
-                                             it->value));
+      return err(value_col(*it),
+                 fmt::format("expected wb, wt or uc for 'cache', found '{}'", it->value));
     }
     op.cache_given = true;
     return {};
   };
   auto machine_wide = [&]() -> Result<void, TraceError> {
     if (cpu_given) {
-      return err(toks_[0].col, fmt::format("'{}' is machine-wide: drop the '{}' prefix", op_name,
-                                           toks_[0].text));
+      return err(toks_[0].col,
+                 fmt::format("'{}' is machine-wide: drop the '{}' prefix", op_name, toks_[0].text));
     }
     return {};
   };
   auto no_arrow = [&]() -> Result<void, TraceError> {
     if (arrow != toks_.size()) {
-      return err(toks_[arrow].col, fmt::format("'->' pins only read, write and fetch, not '{}'",
-                                               op_name));
+      return err(toks_[arrow].col,
+                 fmt::format("'->' pins only read, write and fetch, not '{}'", op_name));
     }
     return {};
   };
@@ -687,8 +688,9 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
     return true;
   }
   if (name == "machine") {
-    return err(name_tok.col, "'machine' must come right after the header, before any other "
-                             "statement");
+    return err(name_tok.col,
+               "'machine' must come right after the header, before any other "
+               "statement");
   }
   if (name == "pagesim-trace") return err(name_tok.col, "the header may appear only once");
 
@@ -704,8 +706,8 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
     if (Args::Item* p = find_key("page")) {
       const u64 s = PAGESIM_TRY(number(*p, "a page size (4K, 2M or 1G)"));
       if (s != 4 * KiB && s != 2 * MiB && s != 1 * GiB) {
-        return err(value_col(*p), fmt::format("expected 4K, 2M or 1G for 'page', found '{}'",
-                                              p->value));
+        return err(value_col(*p),
+                   fmt::format("expected 4K, 2M or 1G for 'page', found '{}'", p->value));
       }
       if (op.va.value() % s != 0 || op.len % s != 0) {
         return err(value_col(*p), fmt::format("with page={} the address and the length must be "
@@ -732,8 +734,9 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
   if (name == "map_pa") {
     op.kind = OpKind::kMapPa;
     PAGESIM_TRY(no_arrow());
-    const Args::Item* va = PAGESIM_TRY(positional("a virtual address, a physical address and a "
-                                                  "length"));
+    const Args::Item* va =
+        PAGESIM_TRY(positional("a virtual address, a physical address and a "
+                               "length"));
     const Args::Item* pa = PAGESIM_TRY(positional("a physical address and a length"));
     const Args::Item* len = PAGESIM_TRY(positional("a length"));
     PAGESIM_TRY(mm_range(*va, *len));
@@ -782,8 +785,8 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
       } else if (c->value == "ad" || c->value == "da") {
         op.clear = kClearA | kClearD;
       } else {
-        return err(value_col(*c), fmt::format("expected a, d or ad for 'clear', found '{}'",
-                                              c->value));
+        return err(value_col(*c),
+                   fmt::format("expected a, d or ad for 'clear', found '{}'", c->value));
       }
     }
     PAGESIM_TRY(finish({"prot", "cache", "clear", "as"}, {}));
@@ -798,8 +801,8 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
     op.va = PAGESIM_TRY(vaddr_arg(*va, false));
     if (Args::Item* c = find_key("cpl")) {
       const u64 v = PAGESIM_TRY(number(*c, "0 to 3"));
-      if (v > 3) return err(value_col(*c), fmt::format("expected 0 to 3 for 'cpl', found '{}'",
-                                                       c->value));
+      if (v > 3)
+        return err(value_col(*c), fmt::format("expected 0 to 3 for 'cpl', found '{}'", c->value));
       op.cpl = static_cast<i8>(v);
     }
     if (op.access != AccessType::kFetch) {
@@ -820,8 +823,8 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
       for (size_t i = arrow + 2; i < toks_.size(); ++i) {
         auto eq = toks_[i].text.find('=');
         if (eq == std::string_view::npos) {
-          return err(toks_[i].col, fmt::format("expected key=value after '{}', found '{}'",
-                                               k.text, toks_[i].text));
+          return err(toks_[i].col, fmt::format("expected key=value after '{}', found '{}'", k.text,
+                                               toks_[i].text));
         }
         ex.items.push_back(
             {toks_[i].text.substr(0, eq), toks_[i].text.substr(eq + 1), toks_[i].col});
@@ -829,19 +832,20 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
       auto ex_num = [&](const Args::Item& it, std::string_view what) -> Result<u64, TraceError> {
         auto v = parse_number(it.value);
         if (!v) {
-          return err(value_col(it), fmt::format("expected {} for '{}', found '{}'", what, it.key,
-                                                it.value));
+          return err(value_col(it),
+                     fmt::format("expected {} for '{}', found '{}'", what, it.key, it.value));
         }
         return *v;
       };
       std::vector<std::string_view> seen_keys;
-      auto check_key = [&](const Args::Item& it, std::initializer_list<std::string_view> allowed)
-          -> Result<void, TraceError> {
+      auto check_key =
+          [&](const Args::Item& it,
+              std::initializer_list<std::string_view> allowed) -> Result<void, TraceError> {
         if (std::find(allowed.begin(), allowed.end(), it.key) == allowed.end()) {
-          return err(it.col, fmt::format("unknown key '{}' after '{}' (expected {})", it.key,
-                                         k.text,
-                                         allowed.size() == 0 ? std::string("nothing")
-                                                             : "one of: " + join(allowed)));
+          return err(it.col,
+                     fmt::format("unknown key '{}' after '{}' (expected {})", it.key, k.text,
+                                 allowed.size() == 0 ? std::string("nothing")
+                                                     : "one of: " + join(allowed)));
         }
         if (std::find(seen_keys.begin(), seen_keys.end(), it.key) != seen_keys.end()) {
           return err(it.col, fmt::format("key '{}' given twice", it.key));
@@ -896,9 +900,10 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
     op.space = PAGESIM_TRY(space_key(true));
     if (Args::Item* p = find_key("pcid")) {
       const u64 v = PAGESIM_TRY(number(*p, "a PCID (0 to 4095)"));
-      if (v > 4095) return err(value_col(*p), fmt::format("expected 0 to 4095 for 'pcid', found "
-                                                          "'{}'",
-                                                          p->value));
+      if (v > 4095)
+        return err(value_col(*p), fmt::format("expected 0 to 4095 for 'pcid', found "
+                                              "'{}'",
+                                              p->value));
       op.pcid = static_cast<u16>(v);
     }
     op.noflush = flag("noflush");
@@ -924,14 +929,15 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
     PAGESIM_TRY(no_arrow());
     const Args::Item* ty = PAGESIM_TRY(positional("a type (0 to 3)"));
     const u64 v = PAGESIM_TRY(number(*ty, "an INVPCID type (0 to 3)"));
-    if (v > 3) return err(ty->col, fmt::format("expected an INVPCID type 0 to 3, found '{}'",
-                                               ty->value));
+    if (v > 3)
+      return err(ty->col, fmt::format("expected an INVPCID type 0 to 3, found '{}'", ty->value));
     op.invpcid_type = static_cast<u8>(v);
     if (Args::Item* p = find_key("pcid")) {
       const u64 n = PAGESIM_TRY(number(*p, "a PCID (0 to 4095)"));
-      if (n > 4095) return err(value_col(*p), fmt::format("expected 0 to 4095 for 'pcid', found "
-                                                          "'{}'",
-                                                          p->value));
+      if (n > 4095)
+        return err(value_col(*p), fmt::format("expected 0 to 4095 for 'pcid', found "
+                                              "'{}'",
+                                              p->value));
       op.pcid = static_cast<u16>(n);
     }
     if (Args::Item* a = find_key("va")) op.va = PAGESIM_TRY(vaddr_arg(*a, false));
@@ -977,8 +983,8 @@ Result<bool, TraceError> TraceParser::parse_line(std::string_view line, TraceOp&
     const Args::Item* v = PAGESIM_TRY(positional("a 32-bit value"));
     op.value = PAGESIM_TRY(number(*v, "a 32-bit value"));
     if (op.value > 0xffffffffull) {
-      return err(v->col, fmt::format("expected a 32-bit value for '{}', found '{}'", name,
-                                     v->value));
+      return err(v->col,
+                 fmt::format("expected a 32-bit value for '{}', found '{}'", name, v->value));
     }
     PAGESIM_TRY(finish({}, {}));
     return true;

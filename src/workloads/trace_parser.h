@@ -104,7 +104,7 @@ class TraceParser {
   std::string_view pending_line_;
   std::vector<bool> spaces_;  // spaces_[n]: user space n exists
   std::vector<Token> toks_;
-  std::vector<struct ArgItem> arg_storage_;     // reused for every line (no allocation)
+  std::vector<struct ArgItem> arg_storage_;  // reused for every line (no allocation)
   std::vector<struct ArgItem> expect_storage_;
   std::function<void(u64, std::string_view)> sink_;
   FastPath fast_path_ = FastPath::kOn;

@@ -5,9 +5,10 @@
 #pragma once
 
 #include <fcntl.h>
-#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -63,8 +64,7 @@ inline RunResult run_pagesim(const std::vector<std::string>& args,
     std::vector<std::string> all{kBinary};
     all.insert(all.end(), args.begin(), args.end());
     std::vector<char*> argv;
-    for (auto& a : all)
-      argv.push_back(a.data());
+    for (auto& a : all) argv.push_back(a.data());
     argv.push_back(nullptr);
     execv(kBinary.c_str(), argv.data());
     _exit(127);

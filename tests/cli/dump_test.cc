@@ -98,8 +98,7 @@ TEST(Dump, RunsAreSplitWhereFlagsOrContiguityChange) {
   for (u64 i = 0; i < 5; ++i) {
     t.map(0x400000 + (i << 12), (0x900000 - (i << 12)) | e::kP | e::kUs | (i == 2 ? 0 : e::kRw));
   }
-  for (u64 i = 8; i < 12; ++i)
-    t.map(0x400000 + (i << 12), (0x800000 + (i << 13)) | kUserRw);
+  for (u64 i = 8; i < 12; ++i) t.map(0x400000 + (i << 12), (0x800000 + (i << 13)) | kUserRw);
   DumpRequest q{.root = PAddr(0x1000), .levels = 4, .maxphyaddr = 46};
   const std::string text = dump_text(read_page_table(*mem, q));
   // 0 and 1 stay single rows (a run of two), 2 differs, 3 and 4 single; 8-11 one run.

@@ -308,11 +308,9 @@ TEST(PteDecode, AgreesWithTheWalkerOnReservedBits) {
     const mmu::Vendor vendor = (rng() % 4) ? kIntel : kAmd;
     // A present entry with a few random bits on top (bit 7 decides the form at levels 2, 3).
     u64 v = mmu::entry::kP | mmu::entry::kRw | mmu::entry::kUs | 0x5000;
-    for (int k = 0; k < 3; ++k)
-      v |= u64{1} << (rng() % 64);
+    for (int k = 0; k < 3; ++k) v |= u64{1} << (rng() % 64);
     // Fresh tables: root 0x1000, the tested entry at `level`, zeros below it.
-    for (u64 pa = 0x1000; pa < 0x6000; pa += 8)
-      ASSERT_TRUE(mem->store_entry(PAddr(pa), 0).ok());
+    for (u64 pa = 0x1000; pa < 0x6000; pa += 8) ASSERT_TRUE(mem->store_entry(PAddr(pa), 0).ok());
     testing::HandTables t(*mem, 4, 0x1000, 0x2000);
     t.map(va, v, level);
     mmu::Profile p = vendor == kAmd ? mmu::Profile::amd() : mmu::Profile::sdm();

@@ -101,8 +101,7 @@ TEST(Quiz, TranslateAndFaultAnswersMatchAFreshWalker) {
   EXPECT_GT(oks, 40u);
   EXPECT_GT(faults, 40u);
   // Not-present, reserved-bit and rights faults of user and supervisor accesses all occur.
-  for (const u32 code : {0x4u, 0x5u, 0x7u, 0xdu})
-    EXPECT_TRUE(codes.count(code)) << code;
+  for (const u32 code : {0x4u, 0x5u, 0x7u, 0xdu}) EXPECT_TRUE(codes.count(code)) << code;
   EXPECT_GE(codes.size(), 8u);
 }
 

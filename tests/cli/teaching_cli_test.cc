@@ -77,8 +77,7 @@ TEST(TeachingCli, PteRoundTripThroughTheBinary) {
       const std::string cmd = d.out.substr(at + 16, d.out.find('\n', at) - at - 16);
       std::vector<std::string> args;
       std::istringstream in(cmd);
-      for (std::string w; in >> w;)
-        args.push_back(w);
+      for (std::string w; in >> w;) args.push_back(w);
       const auto e = run_pagesim(args);
       EXPECT_EQ(e.status, 0) << cmd << "\n" << e.err;
       EXPECT_EQ(std::stoull(e.out, nullptr, 16), std::stoull(v, nullptr, 16)) << cmd;
@@ -124,8 +123,7 @@ TEST(TeachingCli, BadInputExitsTwoWithAMessage) {
   for (const auto& args : bad) {
     const auto r = run_pagesim(args);
     std::string cmd;
-    for (const auto& a : args)
-      cmd += a + " ";
+    for (const auto& a : args) cmd += a + " ";
     EXPECT_EQ(r.status, 2) << cmd << "\n" << r.out << r.err;
     EXPECT_TRUE(contains(r.err, "pagesim")) << cmd << ": no message on stderr";
     EXPECT_TRUE(r.out.empty()) << cmd << ": results on stdout for bad input:\n" << r.out;

@@ -34,8 +34,7 @@ std::vector<std::string> split_words(const std::string& s) {
   std::vector<std::string> out;
   std::istringstream in(s);
   std::string w;
-  while (in >> w)
-    out.push_back(w);
+  while (in >> w) out.push_back(w);
   return out;
 }
 
@@ -76,12 +75,10 @@ std::string mask_timings(const std::string& s) {
   size_t i = 0;
   auto number_at = [&s](size_t p) {  // the end of a "digits.digits" number at p, or p
     size_t q = p;
-    while (q < s.size() && std::isdigit(static_cast<unsigned char>(s[q])))
-      ++q;
+    while (q < s.size() && std::isdigit(static_cast<unsigned char>(s[q]))) ++q;
     if (q == p || q >= s.size() || s[q] != '.') return p;
     size_t r = q + 1;
-    while (r < s.size() && std::isdigit(static_cast<unsigned char>(s[r])))
-      ++r;
+    while (r < s.size() && std::isdigit(static_cast<unsigned char>(s[r]))) ++r;
     return r == q + 1 ? p : r;
   };
   while (i < s.size()) {

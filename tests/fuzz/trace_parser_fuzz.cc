@@ -8,7 +8,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace pagesim::wl;
-  auto parser = TraceParser::from_string("fuzz.trace", std::string(reinterpret_cast<const char*>(data), size));
+  auto parser = TraceParser::from_string("fuzz.trace",
+                                         std::string(reinterpret_cast<const char*>(data), size));
   if (!parser->read_preamble().ok()) return 0;
   TraceOp op;
   for (int i = 0; i < 100000; ++i) {

@@ -54,8 +54,7 @@ TEST(PhysMem, OutOfRangeAndMisalignedAreErrors) {
 
 TEST(PhysMem, ByteAccessRoundTrips) {
   auto mem = std::move(PhysMem::create(1 * MiB).value());
-  std::array<std::byte, 5> in{std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4},
-                              std::byte{5}};
+  std::array<std::byte, 5> in{std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}, std::byte{5}};
   ASSERT_TRUE(mem->write(PAddr(0x2003), in).ok());
   std::array<std::byte, 5> out{};
   ASSERT_TRUE(mem->read(PAddr(0x2003), out).ok());

@@ -4,8 +4,9 @@
 // and the `pagesim conformance` command's exit codes.
 #include "workloads/conformance.h"
 
-#include <gtest/gtest.h>
 #include <sys/wait.h>
+
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -57,8 +58,7 @@ std::string first_failures(const FileReport& r) {
   for (const CaseResult& c : r.cases) {
     if (c.passed() || shown++ > 5) continue;
     out += c.id + " " + c.title + "\n";
-    for (const std::string& d : c.diffs)
-      out += "  " + d + "\n";
+    for (const std::string& d : c.diffs) out += "  " + d + "\n";
   }
   return out;
 }
@@ -258,8 +258,7 @@ int run_cli(const std::string& args, std::string* out = nullptr) {
   std::string text;
   char buf[4096];
   std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-    text.append(buf, n);
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
   const int status = pclose(p);
   if (out) *out = text;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;

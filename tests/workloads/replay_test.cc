@@ -231,8 +231,9 @@ TEST(Replay, SemanticErrorsNameTheLine) {
   const std::vector<Case> cases = {
       {"map 0x400000 2M page=2M prot=rw- user\nmap 0x401000 4K user\n", 6,
        "inside an existing huge page"},
-      {"map 0x400000 2M page=2M user\nunmap 0x400000 4K\n", 6, "cannot unmap part of the "
-                                                               "tracked huge page"},
+      {"map 0x400000 2M page=2M user\nunmap 0x400000 4K\n", 6,
+       "cannot unmap part of the "
+       "tracked huge page"},
       {"map 0x400000 2M page=2M user\nprotect 0x401000 4K prot=r--\n", 6,
        "cannot protect part of the tracked huge page"},
       {"switch as=kernel\nmap 0x400000 4K\n", 6, "no user address space loaded"},
@@ -329,7 +330,8 @@ TEST(ReplayConcurrency, DisjointWorkOnEightCpusMatches) {
       "pagesim-trace 1\n"
       "machine ram=1G cpus=8 tlb=intel\n"
       "space 1\nspace 2\n";
-  for (int c = 0; c < 8; ++c) t += "cpu" + std::to_string(c) + " switch as=" + (c % 2 ? "2" : "1") + "\n";
+  for (int c = 0; c < 8; ++c)
+    t += "cpu" + std::to_string(c) + " switch as=" + (c % 2 ? "2" : "1") + "\n";
   for (int round = 0; round < 30; ++round) {
     for (int c = 0; c < 8; ++c) {
       const unsigned long base = 0x10000000ul + c * 0x1000000ul + (round % 3) * 0x200000ul;
@@ -352,9 +354,9 @@ TEST(ReplayConcurrency, DisjointWorkOnEightCpusMatches) {
 TEST(ReplayConcurrency, BundledMultiCpuTracesMatch) {
   namespace fs = std::filesystem;
   const fs::path root = fs::path(PAGESIM_SOURCE_DIR) / "traces";
-  const std::vector<std::string> traces = {"default.trace",          "ops/smp.trace",
-                                           "ops/five-level.trace",   "real/pthreads.trace",
-                                           "real/sort.trace",        "stress/huge-2cpu.trace"};
+  const std::vector<std::string> traces = {"default.trace",        "ops/smp.trace",
+                                           "ops/five-level.trace", "real/pthreads.trace",
+                                           "real/sort.trace",      "stress/huge-2cpu.trace"};
   for (const std::string& t : traces) {
     ReplayOptions opt;
     opt.progress = false;

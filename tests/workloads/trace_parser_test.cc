@@ -168,10 +168,10 @@ TEST(TraceParser, FiveLevelAddressesAreCanonicalThere) {
 // One bad line and where the error must point.
 struct BadCase {
   const char* name;
-  std::string text;   // after kHead
-  u64 line;           // 1-based, counting kHead's three lines
-  u64 column;         // 0 = whole line
-  const char* says;   // a substring of the message
+  std::string text;  // after kHead
+  u64 line;          // 1-based, counting kHead's three lines
+  u64 column;        // 0 = whole line
+  const char* says;  // a substring of the message
 };
 
 class TraceParserErrors : public ::testing::TestWithParam<BadCase> {};
@@ -197,8 +197,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"number_overflow", "read 0x1_0000_0000_0000_0000\n", 4, 6,
                 "expected a virtual address"},
         BadCase{"unknown_key", "map 0x400000 4K colour=red as=1\n", 4, 17, "unknown key 'colour'"},
-        BadCase{"repeated_key", "map 0x400000 4K prot=r-- prot=rw- as=1\n", 4, 26,
-                "given twice"},
+        BadCase{"repeated_key", "map 0x400000 4K prot=r-- prot=rw- as=1\n", 4, 26, "given twice"},
         BadCase{"unknown_word", "map 0x400000 4K usr as=1\n", 4, 17, "unexpected 'usr'"},
         BadCase{"missing_length", "map 0x400000 as=1\n", 4, 0, "needs a length"},
         BadCase{"unaligned_va", "map 0x400001 4K as=1\n", 4, 5, "is not 4K-aligned"},
@@ -208,12 +207,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"range_outside_halves", "map 0x7ffffffff000 8K as=1\n", 4, 5,
                 "outside both the user half"},
         BadCase{"bad_prot", "map 0x400000 4K prot=wx as=1\n", 4, 22, "expected rights like"},
-        BadCase{"unreadable_prot", "protect 0x400000 4K prot=-w- as=1\n", 4, 26,
-                "always readable"},
-        BadCase{"bad_cache", "map 0x400000 4K cache=wc as=1\n", 4, 23,
-                "expected wb, wt or uc"},
-        BadCase{"bad_page_size", "map 0x400000 4K page=8K as=1\n", 4, 22,
-                "expected 4K, 2M or 1G"},
+        BadCase{"unreadable_prot", "protect 0x400000 4K prot=-w- as=1\n", 4, 26, "always readable"},
+        BadCase{"bad_cache", "map 0x400000 4K cache=wc as=1\n", 4, 23, "expected wb, wt or uc"},
+        BadCase{"bad_page_size", "map 0x400000 4K page=8K as=1\n", 4, 22, "expected 4K, 2M or 1G"},
         BadCase{"page_size_misaligned", "map 0x400000 4M page=1G as=1\n", 4, 22,
                 "must be multiples"},
         BadCase{"unknown_space", "map 0x400000 4K as=7\n", 4, 20, "existing address space"},
@@ -221,12 +217,11 @@ INSTANTIATE_TEST_SUITE_P(
                 "belongs to the kernel page table"},
         BadCase{"user_address_in_kernel_space", "unmap 0x400000 4K as=kernel\n", 4, 0,
                 "maps only the upper half"},
-        BadCase{"map_in_linear_range", "map 0xffff800000000000 4K\n", 4, 5,
-                "linear-mapping range"},
+        BadCase{"map_in_linear_range", "map 0xffff800000000000 4K\n", 4, 5, "linear-mapping range"},
         BadCase{"map_pa_outside_linear_range", "map_pa 0xffffffff80000000 0 4K\n", 4, 8,
                 "only in the kernel's linear-mapping range"},
-        BadCase{"map_pa_beyond_maxphyaddr", "map_pa 0xffff800000000000 0x3ffffffff000 8K\n", 4,
-                27, "beyond MAXPHYADDR"},
+        BadCase{"map_pa_beyond_maxphyaddr", "map_pa 0xffff800000000000 0x3ffffffff000 8K\n", 4, 27,
+                "beyond MAXPHYADDR"},
         BadCase{"protect_needs_prot", "protect 0x400000 4K as=1\n", 4, 0, "needs prot="},
         BadCase{"bad_clear", "protect 0x400000 4K prot=r-- clear=x as=1\n", 4, 36,
                 "expected a, d or ad"},
@@ -249,8 +244,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"cpl_value", "cpl 5\n", 4, 5, "expected 0 to 3"},
         BadCase{"expect_entry_level", "expect-entry 0x400000 level=5 raw=0 as=1\n", 4, 29,
                 "level from 1 to 4"},
-        BadCase{"expect_entry_raw", "expect-entry 0x400000 level=1 as=1\n", 4, 0,
-                "needs raw="},
+        BadCase{"expect_entry_raw", "expect-entry 0x400000 level=1 as=1\n", 4, 0, "needs raw="},
         BadCase{"space_twice", "space 1\n", 4, 7, "already exists"},
         BadCase{"space_zero", "space 0\n", 4, 7, "from 1 to 65535"},
         BadCase{"barrier_with_cpu", "cpu1 barrier\n", 4, 1, "machine-wide"},
@@ -326,8 +320,8 @@ TEST(TraceParser, FastPathAgreesWithTheGeneralParser) {
     EXPECT_EQ(fast.second, slow.second) << name;
     EXPECT_EQ(fast.first.size(), slow.first.size()) << name;
     for (size_t i = 0; i < std::min(fast.first.size(), slow.first.size()); ++i) {
-      EXPECT_TRUE(fast.first[i] == slow.first[i]) << name << ": statement " << i << " (line "
-                                                  << slow.first[i].line << ")";
+      EXPECT_TRUE(fast.first[i] == slow.first[i])
+          << name << ": statement " << i << " (line " << slow.first[i].line << ")";
     }
     return fast.first.size();
   };
@@ -349,10 +343,10 @@ TEST(TraceParser, FastPathAgreesWithTheGeneralParser) {
                      "read 0x1000 cpl=3 -> ok size=1G\nread 0x800000000000 -> gp\n"
                      "read 0x1000 ac=1\nread 0x1000\t cpl=3\nread 0x1000 # c\n"
                      "read 0x1000 cpl=3 implicit\nread 0x1000 -> ok pa=0x1000 size=4K\n");
-  for (const char* bad : {"read", "read 0x1000 cpl=4", "read 0x1000 -> ok size=3K",
-                          "read 0x1000 -> pf code=0x10000", "cpu01 read 0", "cpu2 read 0",
-                          "read 0x1000 cpl=3 extra", "read 0x1000 ->", "read 0x1000 -> pf",
-                          "read 0x1g", "fetch 0x1000 ac=1", "reads 0x1000"}) {
+  for (const char* bad :
+       {"read", "read 0x1000 cpl=4", "read 0x1000 -> ok size=3K", "read 0x1000 -> pf code=0x10000",
+        "cpu01 read 0", "cpu2 read 0", "read 0x1000 cpl=3 extra", "read 0x1000 ->",
+        "read 0x1000 -> pf", "read 0x1g", "fetch 0x1000 ac=1", "reads 0x1000"}) {
     same(bad, std::string(kHead) + bad + "\n");
   }
 }
