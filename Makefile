@@ -16,7 +16,7 @@ deps:
 	@sh scripts/install-deps.sh
 
 build: deps
-	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPAGESIM_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build -j$(JOBS)
 
 run: build
@@ -48,6 +48,7 @@ test-tsan: deps
 
 bench: build
 	@echo "Benchmarks: see docs/benchmarks.md for how to run and read them."
+	@cmake -S . -B build -DPAGESIM_BENCH=ON >/dev/null
 	cmake --build build -j$(JOBS) --target benchmarks
 
 fuzz:

@@ -183,8 +183,7 @@ void BM_Map4K_FirstTouch(benchmark::State& state) {
 }
 BENCHMARK(BM_Map4K_FirstTouch)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
 
-// --- unmap (take_next) of them, frames released
-// ---------------------------------------------------
+// --- unmap (take_next) of them, frames released --------------------------------------------------
 
 void BM_Unmap4K_Warm(benchmark::State& state) {
   Machine m(8 * GiB);
@@ -203,8 +202,7 @@ void BM_Unmap4K_Warm(benchmark::State& state) {
 }
 BENCHMARK(BM_Unmap4K_Warm)->UseManualTime()->Unit(benchmark::kMillisecond);
 
-// --- protect_next over mapped 4 KiB pages
-// ----------------------------------------------------------
+// --- protect_next over mapped 4 KiB pages --------------------------------------------------------
 
 void BM_Protect4K_Warm(benchmark::State& state) {
   Machine m(8 * GiB);

@@ -730,16 +730,18 @@ void Engine::do_access(Cpu& c, const TraceOp& op, u64 ri) {
       mismatch(c, std::move(m));
     } else if (got.kind == ModelOutcome::Kind::kOk &&
                (t.source == mmu::TranslationSource::kWalk ||
-                t.source == mmu::TranslationSource::kPscWalk) &&
-               !model_->racing(c.id, space, op.va)) {
+                t.source == mmu::TranslationSource::kPscWalk)) {
       // After a walk the leaf must have A (and D for a write) set in memory (AD1, AD2). Not
       // after a TLB hit: a hit touches no memory (T8), and if A or D was cleared without an
       // invalidation the flag may legitimately stay clear (AD7); with shootdowns on the OS
       // invalidates whenever it clears them, so the next access walks and is checked here.
+      // Another CPU's operation on the page in this epoch may have replaced the leaf since the
+      // walk; it is looked for only after the leaf is read, because an operation is entered in
+      // the model before it writes memory: one whose write this read saw is then found.
       const RawLeaf leaf = ReferenceModel::read_leaf(*mem_, root_of(space), cfg_.levels, op.va, 0);
       const bool a_ok = leaf.found && (leaf.raw & 0x20);
       const bool d_ok = op.access != AccessType::kWrite || (leaf.found && (leaf.raw & 0x40));
-      if (!a_ok || !d_ok) {
+      if ((!a_ok || !d_ok) && !model_->racing(c.id, space, op.va)) {
         Mismatch m;
         m.line = op.line;
         m.cpu = c.id;
