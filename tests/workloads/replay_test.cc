@@ -1,5 +1,6 @@
 #include "workloads/replay.h"
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -305,18 +306,16 @@ TEST(ReplayConcurrency, RacingOperationsAreJudgedByEveryOrder) {
   t += "barrier\n";
   for (int round = 0; round < 40; ++round) {
     const unsigned base = 0x400000 + (round % 4) * 0x1000;
-    char buf[256];
-    std::snprintf(buf, sizeof buf,
-                  "cpu0 map %#x 4K prot=rw- user\n"
-                  "cpu1 read %#x cpl=3\n"
-                  "cpu2 protect %#x 4K prot=r--\n"
-                  "cpu3 write %#x cpl=3\n"
-                  "cpu1 unmap %#x 4K\n"
-                  "cpu2 read %#x cpl=3\n"
-                  "cpu3 map %#x 4K prot=r-x user\n"
-                  "cpu0 fetch %#x cpl=3\n",
-                  base, base, base, base, base, base, base, base);
-    t += buf;
+    t += fmt::format(
+        "cpu0 map {0:#x} 4K prot=rw- user\n"
+        "cpu1 read {0:#x} cpl=3\n"
+        "cpu2 protect {0:#x} 4K prot=r--\n"
+        "cpu3 write {0:#x} cpl=3\n"
+        "cpu1 unmap {0:#x} 4K\n"
+        "cpu2 read {0:#x} cpl=3\n"
+        "cpu3 map {0:#x} 4K prot=r-x user\n"
+        "cpu0 fetch {0:#x} cpl=3\n",
+        base);
     if (round % 5 == 4) t += "barrier\n";
   }
   for (int i = 0; i < 5; ++i) {
@@ -335,13 +334,11 @@ TEST(ReplayConcurrency, DisjointWorkOnEightCpusMatches) {
   for (int round = 0; round < 30; ++round) {
     for (int c = 0; c < 8; ++c) {
       const unsigned long base = 0x10000000ul + c * 0x1000000ul + (round % 3) * 0x200000ul;
-      char buf[256];
-      std::snprintf(buf, sizeof buf,
-                    "cpu%d map %#lx 64K prot=rw- user\ncpu%d write %#lx cpl=3\n"
-                    "cpu%d protect %#lx 32K prot=r--\ncpu%d write %#lx cpl=3 -> pf code=0x7\n"
-                    "cpu%d unmap %#lx 64K\n",
-                    c, base, c, base + 0x1000, c, base, c, base, c, base);
-      t += buf;
+      t += fmt::format(
+          "cpu{0} map {1:#x} 64K prot=rw- user\ncpu{0} write {2:#x} cpl=3\n"
+          "cpu{0} protect {1:#x} 32K prot=r--\ncpu{0} write {1:#x} cpl=3 -> pf code=0x7\n"
+          "cpu{0} unmap {1:#x} 64K\n",
+          c, base, base + 0x1000);
     }
     if (round % 10 == 9) t += "barrier\n";
   }

@@ -400,8 +400,10 @@ class RobustnessTest(unittest.TestCase):
         """Truncated, shuffled, duplicated and corrupted lines: never a crash, and whatever is
         emitted parses."""
         import random
-        logs = [open(p).read().splitlines(keepends=True)
-                for p in sorted(glob.glob(os.path.join(REAL, "*.strace")))]
+        logs = []
+        for p in sorted(glob.glob(os.path.join(REAL, "*.strace"))):
+            with open(p) as f:
+                logs.append(f.read().splitlines(keepends=True))
         rng = random.Random(6)
         for _ in range(120):
             lines = list(rng.choice(logs))
