@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 
 namespace pagesim::wl {
 
@@ -353,12 +354,24 @@ void ReferenceModel::unmap(u16 cpu, u64 line, i64 space, VRange r) {
 void ReferenceModel::add_range_op(const Op& op, i64 space, VRange r) {
   const u32 idx = static_cast<u32>(range_ops_.size());
   range_ops_.push_back(RangeOp{op, space, r});
-  for (VAddr g = r.start.align_down(GiB); g < r.end; g = g + GiB) {
-    const u64 rk = key(space, 30, g);
+  // Indexed under the finest of three grains that needs at most kRangeIndexFanout entries: the
+  // 4 KiB pages of a small range, the 2 MiB regions of a medium one, the 1 GiB regions of a
+  // large one. ops_of() looks a key up at its own grain and the coarser ones, so the unmaps and
+  // protects of a long epoch (a trace without barriers) are not all scanned for every key.
+  u64 grain = GiB;
+  for (const u64 g : {u64{4096}, 2 * MiB}) {
+    if ((r.end - r.start.align_down(g) + g - 1) / g <= kRangeIndexFanout) {
+      grain = g;
+      break;
+    }
+  }
+  const u8 shift = static_cast<u8>(std::countr_zero(grain));
+  for (VAddr g = r.start.align_down(grain); g < r.end; g = g + grain) {
+    const u64 rk = key(space, shift, g);
     std::vector<u32>* list = range_index_.find(rk);
     if (list == nullptr) list = &range_index_.put(rk, {});
     list->push_back(idx);
-    if (g + GiB < g) break;
+    if (g + grain < g) break;
   }
 }
 
@@ -374,12 +387,20 @@ std::vector<ReferenceModel::Op> ReferenceModel::ops_of(u64 k, const History& h) 
   std::vector<Op> ops = h.ops;
   const i64 space = static_cast<i64>(k >> 47);
   const VRange kr = key_range(k);
-  if (const std::vector<u32>* list = range_index_.find(key(space, 30, kr.start.align_down(GiB)))) {
+  // A range that covers the key is indexed at the key's grain or a coarser one (add_range_op).
+  std::vector<u32> found;
+  for (const u8 shift : {u8{12}, u8{21}, u8{30}}) {
+    if ((u64{1} << shift) < kr.size()) continue;
+    const std::vector<u32>* list =
+        range_index_.find(key(space, shift, kr.start.align_down(u64{1} << shift)));
+    if (list == nullptr) continue;
     for (u32 i : *list) {
       const RangeOp& ro = range_ops_[i];
-      if (ro.space == space && ro.r.covers(kr)) ops.push_back(ro.op);
+      if (ro.space == space && ro.r.covers(kr)) found.push_back(i);
     }
   }
+  std::sort(found.begin(), found.end());  // registration order
+  for (u32 i : found) ops.push_back(range_ops_[i].op);
   return ops;
 }
 

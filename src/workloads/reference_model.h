@@ -214,13 +214,15 @@ class ReferenceModel {
 
   ModelParams p_;
   u64 va_mask_;
-  FlatMap<ModelMapping> maps_[3];          // by size: 4K, 2M, 1G
-  FlatMap<u32> occupied_1g_;               // mappings per (space, 1 GiB region)
-  FlatMap<u32> occupied_2m_;               // mappings per (space, 2 MiB region)
-  FlatMap<History> epoch_;                 // per key changed in this epoch (several CPUs only)
-  std::vector<RangeOp> range_ops_;         // this epoch's unmaps and protects (several CPUs only)
-  FlatMap<std::vector<u32>> range_index_;  // (space, 1 GiB region) → indexes in range_ops_
-  FlatMap<ModelMapping> removed_;          // last mapping removed per key
+  FlatMap<ModelMapping> maps_[3];   // by size: 4K, 2M, 1G
+  FlatMap<u32> occupied_1g_;        // mappings per (space, 1 GiB region)
+  FlatMap<u32> occupied_2m_;        // mappings per (space, 2 MiB region)
+  FlatMap<History> epoch_;          // per key changed in this epoch (several CPUs only)
+  std::vector<RangeOp> range_ops_;  // this epoch's unmaps and protects (several CPUs only)
+  // (space, 4 KiB page, 2 MiB or 1 GiB region) → indexes in range_ops_ (add_range_op).
+  FlatMap<std::vector<u32>> range_index_;
+  static constexpr u64 kRangeIndexFanout = 16;
+  FlatMap<ModelMapping> removed_;  // last mapping removed per key
   mutable std::mutex mu_;
 };
 
