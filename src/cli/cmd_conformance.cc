@@ -4,15 +4,15 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
-#include <charconv>
-#include <iostream>
 #include <string>
 #include <vector>
 
 #include "cli/app.h"
+#include "cli/command_line.h"
 #include "mmu/profile.h"
 #include "mmu/tlb_shape.h"
 #include "workloads/conformance.h"
+#include "workloads/number.h"
 
 namespace pagesim::cli {
 
@@ -59,46 +59,6 @@ Exit status: 0 every vector passed, 1 at least one mismatch, 2 bad input or
 usage (the message names the file, line and column).
 
 Options)";
-
-// Parses "2G", "512M", "4096K", "0x80000000", "1073741824".
-bool parse_size(const std::string& text, u64& out) {
-  std::string_view t = text;
-  u64 mult = 1;
-  if (!t.empty()) {
-    switch (t.back()) {
-      case 'K':
-      case 'k':
-        mult = KiB;
-        break;
-      case 'M':
-      case 'm':
-        mult = MiB;
-        break;
-      case 'G':
-      case 'g':
-        mult = GiB;
-        break;
-      case 'T':
-      case 't':
-        mult = TiB;
-        break;
-      default:
-        break;
-    }
-    if (mult != 1) t.remove_suffix(1);
-  }
-  int base = 10;
-  if (t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) {
-    t.remove_prefix(2);
-    base = 16;
-  }
-  u64 n = 0;
-  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n, base);
-  if (t.empty() || ec != std::errc{} || end != t.data() + t.size()) return false;
-  if (n > (~u64{0}) / mult) return false;
-  out = n * mult;
-  return true;
-}
 
 std::string json_string(std::string_view s) {
   std::string out = "\"";
@@ -165,9 +125,8 @@ int conformance_main(int argc, char** argv) {
   std::vector<std::string> knobs;
   std::string tlb_text;
   std::string ram_text = "2G";
-  std::vector<std::string> files;
 
-  po::options_description opts{std::string(kDescription), 100, 50};
+  po::options_description opts{"Options", 100, 50};
   // clang-format off
   opts.add_options()
       ("help,h", "print this help")
@@ -189,24 +148,10 @@ int conformance_main(int argc, char** argv) {
       ("json", "print a JSON report on stdout instead of text")
       ("list-knobs", "list the profile knobs and their values in each preset, then exit");
   // clang-format on
-  po::options_description hidden;
-  hidden.add_options()("file", po::value(&files), "vector files");
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("file", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    fmt::print(stderr, "pagesim conformance: {} (see --help)\n", e.what());
-    return kExitBadInput;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return kExitOk;
-  }
+  CommandLine cl("pagesim conformance", "pagesim conformance", kDescription);
+  if (auto done = cl.parse(argc, argv, opts, "file")) return *done;
+  const po::variables_map& vm = cl.vm();
+  const std::vector<std::string> files = cl.positionals();
   if (vm.count("list-knobs")) {
     for (std::string_view name : mmu::Profile::preset_names()) {
       auto p = mmu::Profile::named(name);
@@ -217,8 +162,7 @@ int conformance_main(int argc, char** argv) {
     return kExitOk;
   }
   if (files.empty()) {
-    fmt::print(stderr, "pagesim conformance: no FILE given (see --help)\n");
-    return kExitBadInput;
+    return cl.bad("no FILE given");
   }
 
   ConformanceOptions options;
@@ -229,39 +173,32 @@ int conformance_main(int argc, char** argv) {
   } else if (profile_text == "qemu" || profile_text == "qemu-7.2") {
     options.profile = ProfileChoice::kQemu;
   } else {
-    fmt::print(stderr, "pagesim conformance: --profile must be sdm, qemu or auto, not '{}'\n",
-               profile_text);
-    return kExitBadInput;
+    return cl.bad(fmt::format("--profile must be sdm, qemu or auto, not '{}'", profile_text));
   }
   for (const std::string& k : knobs) {
     const auto eq = k.find('=');
     if (eq == std::string::npos || eq == 0) {
-      fmt::print(stderr, "pagesim conformance: --knob expects NAME=VALUE, not '{}'\n", k);
-      return kExitBadInput;
+      return cl.bad(fmt::format("--knob expects NAME=VALUE, not '{}'", k));
     }
     mmu::Profile probe;
     if (auto r = probe.set_knob(k.substr(0, eq), k.substr(eq + 1)); !r.ok()) {
-      fmt::print(stderr, "pagesim conformance: --knob {}: {}\n", k, r.error());
-      return kExitBadInput;
+      return cl.bad(fmt::format("--knob {}: {}", k, r.error()));
     }
     options.knobs.emplace_back(k.substr(0, eq), k.substr(eq + 1));
   }
   if (!tlb_text.empty()) {
     auto shape = mmu::TlbShape::named_or_file(tlb_text);
     if (!shape.ok()) {
-      fmt::print(stderr, "pagesim conformance: --tlb: {}\n", shape.error());
-      return kExitBadInput;
+      return cl.bad(fmt::format("--tlb: {}", shape.error()));
     }
     options.tlb = std::move(shape.value());
   }
-  if (!parse_size(ram_text, options.ram_bytes) || options.ram_bytes < 16 * MiB ||
-      options.ram_bytes % kFrameSize != 0) {
-    fmt::print(stderr,
-               "pagesim conformance: --ram '{}' is not a size of at least 16M in whole "
-               "4 KiB frames\n",
-               ram_text);
-    return kExitBadInput;
+  const std::optional<u64> ram = wl::parse_number(ram_text);
+  if (!ram || *ram < 16 * MiB || *ram % kFrameSize != 0) {
+    return cl.bad(
+        fmt::format("--ram '{}' is not a size of at least 16M in whole 4 KiB frames", ram_text));
   }
+  options.ram_bytes = *ram;
 
   const bool json = vm.count("json") != 0;
   const Verbosity verbosity = vm.count("verbose")         ? Verbosity::kEverything

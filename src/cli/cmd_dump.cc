@@ -14,12 +14,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/app.h"
+#include "cli/command_line.h"
 #include "cli/machine_at_line.h"
 #include "workloads/dump.h"
 #include "workloads/number.h"
@@ -51,8 +51,6 @@ constexpr const char* kUsage =
     "\n"
     "Exit status: 0; 1 if the replayed part of the trace had mismatches (the table is still\n"
     "printed; a note goes to stderr); 2 for bad input or a missing 'dot'.\n";
-
-constexpr int kStyle = po::command_line_style::unix_style ^ po::command_line_style::allow_guessing;
 
 // The path of `dot` on PATH, if any.
 std::optional<std::string> find_dot() {
@@ -127,36 +125,15 @@ int dump_main(int argc, char** argv) {
       ("output,o", po::value<std::string>(), "write to FILE instead of stdout")
       ("expand", "show every entry (no collapsed runs)");
   // clang-format on
-  po::options_description hidden;
-  hidden.add_options()("trace", po::value<std::vector<std::string>>(), "trace file");
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("trace", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).style(kStyle).run(),
-              vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    fmt::print(stderr, "{}: {}\n(see 'pagesim dump --help')\n", prog, e.what());
-    return kExitBadInput;
-  }
-  if (vm.count("help")) {
-    std::cout << kUsage << "\n" << opts << "\n";
-    return kExitOk;
-  }
-  auto bad = [&](std::string msg) {
-    fmt::print(stderr, "{}: {}\n(see 'pagesim dump --help')\n", prog, msg);
-    return kExitBadInput;
-  };
-  if (!vm.count("trace") || vm["trace"].as<std::vector<std::string>>().size() != 1) {
-    return bad("give exactly one TRACE");
-  }
+  CommandLine cl(prog, "pagesim dump", kUsage);
+  if (auto done = cl.parse(argc, argv, opts, "trace")) return *done;
+  const po::variables_map& vm = cl.vm();
+  const std::vector<std::string> traces = cl.positionals();
+  if (traces.size() != 1) return cl.bad("give exactly one TRACE");
   const std::string format = vm["format"].as<std::string>();
   if (format != "text" && format != "json" && format != "dot" && format != "svg" &&
       format != "png") {
-    return bad(fmt::format("--format must be text, json, dot, svg or png, not '{}'", format));
+    return cl.bad(fmt::format("--format must be text, json, dot, svg or png, not '{}'", format));
   }
   const std::string out = vm.count("output") ? vm["output"].as<std::string>() : "";
   std::optional<std::string> dot;
@@ -171,7 +148,7 @@ int dump_main(int argc, char** argv) {
       return kExitBadInput;
     }
     if (format == "png" && out.empty() && isatty(STDOUT_FILENO)) {
-      return bad("--format png writes binary data: give -o FILE");
+      return cl.bad("--format png writes binary data: give -o FILE");
     }
   }
   std::optional<i64> space;
@@ -182,7 +159,7 @@ int dump_main(int argc, char** argv) {
     } else {
       const auto n = wl::parse_number(s);
       if (!n || *n < 1 || *n > 65535) {
-        return bad(
+        return cl.bad(
             fmt::format("--space must be a user space number (1-65535) or 'kernel', not "
                         "'{}'",
                         s));
@@ -191,10 +168,10 @@ int dump_main(int argc, char** argv) {
     }
   }
   MachineAtLine what;
-  what.trace = vm["trace"].as<std::vector<std::string>>()[0];
+  what.trace = traces[0];
   if (vm.count("line")) {
     what.line = vm["line"].as<u64>();
-    if (what.line == 0) return bad("--line counts from 1");
+    if (what.line == 0) return cl.bad("--line counts from 1");
   }
   const wl::Collapse collapse = vm.count("expand") ? wl::Collapse::kNone : wl::Collapse::kRuns;
 

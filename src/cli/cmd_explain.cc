@@ -5,12 +5,12 @@
 #include <boost/program_options.hpp>
 #include <fmt/core.h>
 
-#include <iostream>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/app.h"
+#include "cli/command_line.h"
 #include "cli/machine_at_line.h"
 #include "workloads/explain.h"
 #include "workloads/number.h"
@@ -48,8 +48,6 @@ constexpr const char* kUsage =
     "Exit status: 0; 1 if the replayed part of the trace had mismatches (the explanation is\n"
     "still printed; a note goes to stderr); 2 for bad input.\n";
 
-constexpr int kStyle = po::command_line_style::unix_style ^ po::command_line_style::allow_guessing;
-
 }  // namespace
 
 int explain_main(int argc, char** argv) {
@@ -72,35 +70,15 @@ int explain_main(int argc, char** argv) {
       ("tlb", po::value<std::string>(), "TLB shape, overriding the trace's machine tlb=")
       ("profile", po::value<std::string>(), "hardware profile, overriding the trace's");
   // clang-format on
-  po::options_description hidden;
-  hidden.add_options()("trace", po::value<std::vector<std::string>>(), "trace file");
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("trace", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).style(kStyle).run(),
-              vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    fmt::print(stderr, "{}: {}\n(see 'pagesim explain --help')\n", prog, e.what());
-    return kExitBadInput;
-  }
-  if (vm.count("help")) {
-    std::cout << kUsage << "\n" << opts << "\n";
-    return kExitOk;
-  }
-  auto bad = [&](std::string msg) {
-    fmt::print(stderr, "{}: {}\n(see 'pagesim explain --help')\n", prog, msg);
-    return kExitBadInput;
-  };
-  if (!vm.count("trace") || vm["trace"].as<std::vector<std::string>>().size() != 1) {
-    return bad("give exactly one TRACE");
-  }
-  if (!vm.count("va")) return bad("--va ADDR is required");
+  CommandLine cl(prog, "pagesim explain", kUsage);
+  if (auto done = cl.parse(argc, argv, opts, "trace")) return *done;
+  const po::variables_map& vm = cl.vm();
+  const std::vector<std::string> traces = cl.positionals();
+  if (traces.size() != 1) return cl.bad("give exactly one TRACE");
+  if (!vm.count("va")) return cl.bad("--va ADDR is required");
   const auto va = wl::parse_number(vm["va"].as<std::string>());
-  if (!va) return bad(fmt::format("--va must be a number, not '{}'", vm["va"].as<std::string>()));
+  if (!va)
+    return cl.bad(fmt::format("--va must be a number, not '{}'", vm["va"].as<std::string>()));
 
   mmu::Access access;
   const std::string kind = vm["access"].as<std::string>();
@@ -111,23 +89,23 @@ int explain_main(int argc, char** argv) {
   } else if (kind == "fetch") {
     access.kind = mmu::AccessKind::kFetch;
   } else {
-    return bad(fmt::format("--access must be read, write or fetch, not '{}'", kind));
+    return cl.bad(fmt::format("--access must be read, write or fetch, not '{}'", kind));
   }
   std::optional<u8> cpl;
   if (vm.count("cpl")) {
     const unsigned c = vm["cpl"].as<unsigned>();
-    if (c > 3) return bad(fmt::format("--cpl must be 0 to 3, not {}", c));
+    if (c > 3) return cl.bad(fmt::format("--cpl must be 0 to 3, not {}", c));
     cpl = static_cast<u8>(c);
   }
   std::optional<mmu::Ac> ac;
   if (vm.count("ac")) {
     const std::string v = vm["ac"].as<std::string>();
-    if (v != "0" && v != "1") return bad(fmt::format("--ac must be 0 or 1, not '{}'", v));
+    if (v != "0" && v != "1") return cl.bad(fmt::format("--ac must be 0 or 1, not '{}'", v));
     ac = v == "1" ? mmu::Ac::kSet : mmu::Ac::kClear;
   }
   if (vm.count("implicit")) {
     if (access.kind == mmu::AccessKind::kFetch)
-      return bad("--implicit applies to reads and writes");
+      return cl.bad("--implicit applies to reads and writes");
     access.origin = mmu::AccessOrigin::kImplicitSupervisor;
   }
   const std::string color = vm["color"].as<std::string>();
@@ -137,14 +115,14 @@ int explain_main(int argc, char** argv) {
   } else if (color == "auto") {
     paint = isatty(STDOUT_FILENO) ? wl::Color::kOn : wl::Color::kOff;
   } else if (color != "never") {
-    return bad(fmt::format("--color must be always, never or auto, not '{}'", color));
+    return cl.bad(fmt::format("--color must be always, never or auto, not '{}'", color));
   }
 
   MachineAtLine what;
-  what.trace = vm["trace"].as<std::vector<std::string>>()[0];
+  what.trace = traces[0];
   if (vm.count("line")) {
     what.line = vm["line"].as<u64>();
-    if (what.line == 0) return bad("--line counts from 1");
+    if (what.line == 0) return cl.bad("--line counts from 1");
   }
   if (vm.count("no-shootdown")) what.overrides.shootdown = false;
   if (vm.count("tlb")) what.overrides.tlb = vm["tlb"].as<std::string>();

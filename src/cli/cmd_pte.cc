@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/app.h"
+#include "cli/command_line.h"
 #include "mmu/profile.h"
 #include "workloads/number.h"
 #include "workloads/pte_format.h"
@@ -46,8 +47,6 @@ constexpr const char* kPteUsage =
     "for bad input.\n";
 
 // Boost's default style guesses abbreviations (--p would match --pat); exact names only.
-constexpr int kStyle = po::command_line_style::unix_style ^ po::command_line_style::allow_guessing;
-
 std::optional<mmu::Level> parse_level(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   if (s == "1" || s == "pte") return mmu::Level::kPte;
@@ -98,6 +97,17 @@ std::optional<u64> parse_value(std::string_view prog, std::string_view what, con
   return v;
 }
 
+// --level as a level, or nullopt after reporting what was wrong with it.
+std::optional<mmu::Level> level_option(std::string_view prog, const po::variables_map& vm) {
+  const std::string& text = vm["level"].as<std::string>();
+  const auto level = parse_level(text);
+  if (!level) {
+    fmt::print(stderr, "{}: --level must be 1 to 5 (or pte, pde, pdpte, pml4e, pml5e), not '{}'\n",
+               prog, text);
+  }
+  return level;
+}
+
 void add_context_options(po::options_description& opts) {
   // clang-format off
   opts.add_options()
@@ -121,42 +131,19 @@ int decode_main(int argc, char** argv) {
       ("json", "print JSON");
   // clang-format on
   add_context_options(opts);
-  po::options_description hidden;
-  hidden.add_options()("value", po::value<std::vector<std::string>>(), "the entry");
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("value", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).style(kStyle).run(),
-              vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    fmt::print(stderr, "{}: {}\n(see 'pagesim pte --help')\n", prog, e.what());
-    return kExitBadInput;
-  }
-  if (vm.count("help")) {
-    std::cout << kPteUsage << "\n" << opts << "\n";
-    return kExitOk;
-  }
-  if (!vm.count("value") || vm["value"].as<std::vector<std::string>>().size() != 1) {
-    fmt::print(stderr, "{}: give exactly one VALUE\n(see 'pagesim pte --help')\n", prog);
-    return kExitBadInput;
-  }
-  const auto value = parse_value(prog, "VALUE", vm["value"].as<std::vector<std::string>>()[0]);
+  CommandLine cl(prog, "pagesim pte", kPteUsage);
+  if (auto done = cl.parse(argc, argv, opts, "value")) return *done;
+  const po::variables_map& vm = cl.vm();
+  const std::vector<std::string> values = cl.positionals();
+  if (values.size() != 1) return cl.bad("give exactly one VALUE");
+  const auto value = parse_value(prog, "VALUE", values[0]);
   if (!value) return kExitBadInput;
   const auto ctx = make_context(prog, vm);
   if (!ctx) return kExitBadInput;
   const bool json = vm.count("json") != 0;
   if (vm.count("level")) {
-    const auto level = parse_level(vm["level"].as<std::string>());
-    if (!level) {
-      fmt::print(stderr,
-                 "{}: --level must be 1 to 5 (or pte, pde, pdpte, pml4e, pml5e), not '{}'\n", prog,
-                 vm["level"].as<std::string>());
-      return kExitBadInput;
-    }
+    const auto level = level_option(prog, vm);
+    if (!level) return kExitBadInput;
     const wl::DecodedEntry d = wl::decode(*value, *level, *ctx);
     fmt::print("{}", json ? wl::decoded_json(d) + "\n" : wl::format_decoded(d));
     return kExitOk;
@@ -199,28 +186,12 @@ int encode_main(int argc, char** argv) {
       ("xd", po::bool_switch(&f.xd), "bit 63 XD: execute-disable");
   // clang-format on
   add_context_options(opts);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).style(kStyle).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    fmt::print(stderr, "{}: {}\n(see 'pagesim pte --help')\n", prog, e.what());
-    return kExitBadInput;
-  }
-  if (vm.count("help")) {
-    std::cout << kPteUsage << "\n" << opts << "\n";
-    return kExitOk;
-  }
-  if (!vm.count("level")) {
-    fmt::print(stderr, "{}: --level is required\n(see 'pagesim pte --help')\n", prog);
-    return kExitBadInput;
-  }
-  const auto level = parse_level(vm["level"].as<std::string>());
-  if (!level) {
-    fmt::print(stderr, "{}: --level must be 1 to 5 (or pte, pde, pdpte, pml4e, pml5e), not '{}'\n",
-               prog, vm["level"].as<std::string>());
-    return kExitBadInput;
-  }
+  CommandLine cl(prog, "pagesim pte", kPteUsage);
+  if (auto done = cl.parse(argc, argv, opts)) return *done;
+  const po::variables_map& vm = cl.vm();
+  if (!vm.count("level")) return cl.bad("--level is required");
+  const auto level = level_option(prog, vm);
+  if (!level) return kExitBadInput;
   f.level = *level;
   if (vm.count("addr")) {
     const auto a = parse_value(prog, "--addr", vm["addr"].as<std::string>());

@@ -5,10 +5,10 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <iostream>
 #include <string>
 
 #include "cli/app.h"
+#include "cli/command_line.h"
 #include "workloads/quiz.h"
 
 namespace po = boost::program_options;
@@ -35,8 +35,6 @@ constexpr const char* kUsage =
     "--answers-only prints the key instead of the exercises. --count K makes K exercises of each\n"
     "kind (default 1). Exit status: 0, or 2 for bad input.\n";
 
-constexpr int kStyle = po::command_line_style::unix_style ^ po::command_line_style::allow_guessing;
-
 }  // namespace
 
 int quiz_main(int argc, char** argv) {
@@ -51,23 +49,10 @@ int quiz_main(int argc, char** argv) {
       ("answers", po::value<std::string>(), "also write the answer key to this file")
       ("answers-only", "print the answer key instead of the exercises");
   // clang-format on
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).style(kStyle).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    fmt::print(stderr, "{}: {}\n(see 'pagesim quiz --help')\n", prog, e.what());
-    return kExitBadInput;
-  }
-  if (vm.count("help")) {
-    std::cout << kUsage << "\n" << opts << "\n";
-    return kExitOk;
-  }
-  auto bad = [&](std::string msg) {
-    fmt::print(stderr, "{}: {}\n(see 'pagesim quiz --help')\n", prog, msg);
-    return kExitBadInput;
-  };
-  if (!vm.count("seed")) return bad("--seed N is required (the same seed gives the same quiz)");
+  CommandLine cl(prog, "pagesim quiz", kUsage);
+  if (auto done = cl.parse(argc, argv, opts)) return *done;
+  const po::variables_map& vm = cl.vm();
+  if (!vm.count("seed")) return cl.bad("--seed N is required (the same seed gives the same quiz)");
   wl::QuizOptions q;
   q.seed = vm["seed"].as<u64>();
   const std::string kind = vm["kind"].as<std::string>();
@@ -78,13 +63,13 @@ int quiz_main(int argc, char** argv) {
   } else if (kind == "tlb") {
     q.kinds = {wl::QuizKind::kTlb};
   } else if (kind != "all") {
-    return bad(fmt::format("--kind must be translate, faults, tlb or all, not '{}'", kind));
+    return cl.bad(fmt::format("--kind must be translate, faults, tlb or all, not '{}'", kind));
   }
   q.count = vm["count"].as<unsigned>();
   if (q.count < 1 || q.count > 20)
-    return bad(fmt::format("--count must be 1 to 20, not {}", q.count));
+    return cl.bad(fmt::format("--count must be 1 to 20, not {}", q.count));
   if (vm.count("answers") && vm.count("answers-only")) {
-    return bad("--answers FILE and --answers-only exclude each other");
+    return cl.bad("--answers FILE and --answers-only exclude each other");
   }
   auto quiz = wl::make_quiz(q);
   if (!quiz.ok()) {

@@ -4,11 +4,11 @@
 #include <boost/program_options.hpp>
 #include <fmt/core.h>
 
-#include <iostream>
 #include <string>
 #include <vector>
 
 #include "cli/app.h"
+#include "cli/command_line.h"
 #include "sim/log.h"
 #include "workloads/replay.h"
 
@@ -60,38 +60,18 @@ int replay_main(int argc, char** argv) {
       ("no-progress", "no progress display on stderr")
       ("verbose,v", "log what the replay does on stderr");
   // clang-format on
-  po::options_description hidden;
-  hidden.add_options()("file", po::value<std::vector<std::string>>(), "trace files");
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("file", -1);
-
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    fmt::print(stderr, "pagesim replay: {}\n(see 'pagesim replay --help')\n", e.what());
-    return kExitBadInput;
-  }
-  if (vm.count("help")) {
-    std::cout << kUsage << "\n" << opts << "\n";
-    return kExitOk;
-  }
-  if (!vm.count("file")) {
-    fmt::print(stderr, "pagesim replay: no trace given\n(see 'pagesim replay --help')\n");
-    return kExitBadInput;
-  }
-  const auto files = vm["file"].as<std::vector<std::string>>();
+  CommandLine cl("pagesim replay", "pagesim replay", kUsage);
+  if (auto done = cl.parse(argc, argv, opts, "file")) return *done;
+  const po::variables_map& vm = cl.vm();
+  const std::vector<std::string> files = cl.positionals();
+  if (files.empty()) return cl.bad("no trace given");
   if (vm.count("verbose")) log::set_level(spdlog::level::debug);
 
   wl::ReplayOptions ro;
   if (vm.count("cpus")) {
     const unsigned n = vm["cpus"].as<unsigned>();
     if (n < 1 || n > wl::kMaxCpus) {
-      fmt::print(stderr, "pagesim replay: --cpus must be 1 to {}, not {}\n", wl::kMaxCpus, n);
-      return kExitBadInput;
+      return cl.bad(fmt::format("--cpus must be 1 to {}, not {}", wl::kMaxCpus, n));
     }
     ro.overrides.cpus = static_cast<u16>(n);
   }
@@ -100,8 +80,7 @@ int replay_main(int argc, char** argv) {
   if (vm.count("no-shootdown")) shootdown = "off";
   if (!shootdown.empty()) {
     if (shootdown != "on" && shootdown != "off") {
-      fmt::print(stderr, "pagesim replay: --shootdown must be on or off, not '{}'\n", shootdown);
-      return kExitBadInput;
+      return cl.bad(fmt::format("--shootdown must be on or off, not '{}'", shootdown));
     }
     ro.overrides.shootdown = shootdown == "on";
   }
@@ -114,9 +93,7 @@ int replay_main(int argc, char** argv) {
   } else if (check == "none") {
     ro.check = wl::CheckLevel::kNone;
   } else {
-    fmt::print(stderr, "pagesim replay: --check must be full, sample, access or none, not '{}'\n",
-               check);
-    return kExitBadInput;
+    return cl.bad(fmt::format("--check must be full, sample, access or none, not '{}'", check));
   }
   ro.sample_every = std::max<u64>(1, vm["sample"].as<u64>());
   ro.seed = vm["seed"].as<u64>();
@@ -124,8 +101,7 @@ int replay_main(int argc, char** argv) {
   ro.progress = !vm.count("no-progress");
   if (vm.count("record")) {
     if (files.size() != 1) {
-      fmt::print(stderr, "pagesim replay: --record takes exactly one trace\n");
-      return kExitBadInput;
+      return cl.bad("--record takes exactly one trace");
     }
     ro.record_path = vm["record"].as<std::string>();
   }
