@@ -231,6 +231,26 @@ bool Walker::walk_fast(VAddr va, const Access& a, unsigned cls, const WalkStart*
   return true;
 }
 
+template <Walker::Recording R>
+Walker::AfterSetA Walker::set_accessed(PAddr addr, u64& e, WalkRecord* rec, LevelRecord* r) {
+  constexpr bool kRec = R == Recording::kOn;
+  if (set_bits(addr, e, entry::kA) == CasResult::kFailed) {
+    ++stats_.restarts;
+    if constexpr (kRec) ++rec->restarts;
+    if (profile_.ad_update == AdUpdate::kCas32RestartLevel) {
+      if constexpr (kRec) --rec->count;  // Q7: re-read this level only
+      return AfterSetA::kRereadLevel;
+    }
+    return AfterSetA::kRestart;
+  }
+  e |= entry::kA;
+  if constexpr (kRec) {
+    r->raw_after = e;
+    r->a_d_written |= static_cast<u8>(entry::kA);
+  }
+  return AfterSetA::kGoOn;
+}
+
 template <Walker::Recording R, Walker::CollectSteps C>
 void Walker::walk_impl(VAddr va, const Access& a, const WalkStart* start, WalkRecord* rec,
                        Outcome& out, NonLeafStep* steps, u8& count) {
@@ -341,20 +361,11 @@ void Walker::walk_impl(VAddr va, const Access& a, const WalkStart* start, WalkRe
       if (role == EntryRole::kLeaf && size == PageSize::k1G &&
           profile_.gb_leaf_accessed == GbLeafAccessed::kBeforeLeafChecks && !(e & rsvd_.base) &&
           !(e & entry::kA)) {
-        if (set_bits(addr, e, entry::kA) == CasResult::kFailed) {
-          ++stats_.restarts;
-          if constexpr (kRec) ++rec->restarts;
-          if (profile_.ad_update == AdUpdate::kCas32RestartLevel) {
-            if constexpr (kRec) --rec->count;  // Q7: re-read this level only
-            continue;
-          }
+        const AfterSetA next = set_accessed<R>(addr, e, rec, r);
+        if (next == AfterSetA::kRereadLevel) continue;
+        if (next == AfterSetA::kRestart) {
           restart = true;
           break;
-        }
-        e |= entry::kA;
-        if constexpr (kRec) {
-          r->raw_after = e;
-          r->a_d_written |= static_cast<u8>(entry::kA);
         }
       }
 
@@ -385,20 +396,11 @@ void Walker::walk_impl(VAddr va, const Access& a, const WalkStart* start, WalkRe
       // AD4 progressive: A in a non-leaf entry that passed its checks, before the next level is
       // read; by compare-and-swap against the value read (AD5).
       if (profile_.a_on_fault == AOnFault::kProgressive && !(e & entry::kA)) {
-        if (set_bits(addr, e, entry::kA) == CasResult::kFailed) {
-          ++stats_.restarts;
-          if constexpr (kRec) ++rec->restarts;
-          if (profile_.ad_update == AdUpdate::kCas32RestartLevel) {
-            if constexpr (kRec) --rec->count;  // Q7: re-read this level only
-            continue;
-          }
+        const AfterSetA next = set_accessed<R>(addr, e, rec, r);
+        if (next == AfterSetA::kRereadLevel) continue;
+        if (next == AfterSetA::kRestart) {
           restart = true;
           break;
-        }
-        e |= entry::kA;
-        if constexpr (kRec) {
-          r->raw_after = e;
-          r->a_d_written |= static_cast<u8>(entry::kA);
         }
       }
       acc.fold(e, nxe_, EntryRole::kNonLeaf);  // D3

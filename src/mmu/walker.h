@@ -126,6 +126,12 @@ class Walker {
   // AD5/Q7: sets `bits` in the entry at `pa`, conditional on it still holding `seen` (all 64
   // bits, or bits 31:0 under ad_update=cas32_restart_level).
   CasResult set_bits(PAddr pa, u64 seen, u64 bits);
+  // What a walk does after trying to set A in the entry `e` it just read from `addr` (AD4,
+  // Q2): go on (A set in memory and in `e`, and recorded), re-read this level (a lost race
+  // under Q7) or restart from the root (a lost race, AD5).
+  enum class AfterSetA : u8 { kGoOn, kRereadLevel, kRestart };
+  template <Recording R>
+  AfterSetA set_accessed(PAddr addr, u64& e, WalkRecord* rec, LevelRecord* r);
 
   PhysMem& mem_;
   const Profile profile_;

@@ -154,9 +154,8 @@ ModelOutcome ReferenceModel::evaluate(const ModelMapping* m, const ModelCpu& c,
 const ModelMapping* ReferenceModel::covering(i64 space, VAddr va, u8* shift_out) const {
   const i64 s = va.value() >> 63 ? kSpaceKernel : space;
   for (u8 i = 0; i < 3; ++i) {
-    const u8 shift = static_cast<u8>(12 + 9 * i);
-    if (const ModelMapping* m = maps_[i].find(key(s, shift, va.align_down(u64{1} << shift)))) {
-      if (shift_out != nullptr) *shift_out = shift;
+    if (const ModelMapping* m = maps_[i].find(key_at(s, i, va))) {
+      if (shift_out != nullptr) *shift_out = static_cast<u8>(12 + 9 * i);
       return m;
     }
   }
@@ -375,6 +374,11 @@ void ReferenceModel::add_range_op(const Op& op, i64 space, VRange r) {
   }
 }
 
+u64 ReferenceModel::key_at(i64 space, u8 i, VAddr va) const {
+  const u8 shift = static_cast<u8>(12 + 9 * i);
+  return key(space, shift, va.align_down(u64{1} << shift));
+}
+
 VRange ReferenceModel::key_range(u64 k) const {
   const i64 space = static_cast<i64>(k >> 47);
   const u8 idx = static_cast<u8>((k >> 45) & 3);
@@ -522,8 +526,7 @@ bool ReferenceModel::judge(u16 cpu, const ModelCpu& c, const ModelAccess& a,
   std::vector<std::optional<ModelMapping>> options[3];
   bool any_history = false;
   for (u8 i = 0; i < 3; ++i) {
-    const u8 shift = static_cast<u8>(12 + 9 * i);
-    const u64 k = key(space, shift, a.va.align_down(u64{1} << shift));
+    const u64 k = key_at(space, i, a.va);
     if (const History* h = epoch_.find(k)) {
       any_history = true;
       options[i] = candidates(h->base, ops_of(k, *h), cpu, Cut::kObserver);
@@ -564,8 +567,7 @@ std::vector<ExpectedEntry> ReferenceModel::allowed_entries(u16 cpu, i64 space, V
   if (p_.cpus == 1) return out;
   auto g = lock();
   for (u8 i = 0; i < 3; ++i) {
-    const u8 shift = static_cast<u8>(12 + 9 * i);
-    const u64 k = key(space, shift, va.align_down(u64{1} << shift));
+    const u64 k = key_at(space, i, va);
     const History* h = epoch_.find(k);
     if (h == nullptr) continue;
     for (const auto& m : candidates(h->base, ops_of(k, *h), cpu, Cut::kObserver)) {
@@ -586,8 +588,7 @@ std::optional<ModelMapping> ReferenceModel::removed_mapping(i64 space, VAddr va)
   auto g = lock();
   const i64 s = va.value() >> 63 ? kSpaceKernel : space;
   for (u8 i = 0; i < 3; ++i) {
-    const u8 shift = static_cast<u8>(12 + 9 * i);
-    if (const ModelMapping* m = removed_.find(key(s, shift, va.align_down(u64{1} << shift)))) {
+    if (const ModelMapping* m = removed_.find(key_at(s, i, va))) {
       return *m;
     }
   }
@@ -598,8 +599,7 @@ bool ReferenceModel::racing(u16 cpu, i64 space, VAddr va) const {
   if (p_.cpus == 1) return false;
   auto g = lock();
   for (u8 i = 0; i < 3; ++i) {
-    const u8 shift = static_cast<u8>(12 + 9 * i);
-    const u64 k = key(space, shift, va.align_down(u64{1} << shift));
+    const u64 k = key_at(space, i, va);
     const History* h = epoch_.find(k);
     if (h == nullptr) continue;
     for (const Op& o : ops_of(k, *h)) {
@@ -613,8 +613,7 @@ bool ReferenceModel::epoch_touched(i64 space, VAddr va) const {
   if (p_.cpus == 1) return false;
   auto g = lock();
   for (u8 i = 0; i < 3; ++i) {
-    const u8 shift = static_cast<u8>(12 + 9 * i);
-    if (epoch_.find(key(space, shift, va.align_down(u64{1} << shift))) != nullptr) return true;
+    if (epoch_.find(key_at(space, i, va)) != nullptr) return true;
   }
   return false;
 }

@@ -197,6 +197,8 @@ class ReferenceModel {
   VRange key_range(u64 k) const;
 
   u64 key(i64 space, u8 shift, VAddr va) const;
+  // The key of the page of size index `i` (0: 4 KiB, 1: 2 MiB, 2: 1 GiB) that holds `va`.
+  u64 key_at(i64 space, u8 i, VAddr va) const;
   const ModelMapping* covering(i64 space, VAddr va, u8* shift_out = nullptr) const;
   ModelMapping* covering_mut(i64 space, VAddr va);
   enum class Record : u8 { kOp, kBaseOnly };
