@@ -249,15 +249,7 @@ class SetAssoc {
   u64 drop_if(F&& f) {
     if (valid_ == 0) return 0;
     u64 dropped = 0;
-    for (u32 s = 0; s < sets_; ++s) {
-      for (u32 w = 0; w < ways_; ++w) {
-        Entry& e = entries_[u64{s} * ways_ + w];
-        if ((e.key & kKeyValid) && f(s, w, e.key, e.payload)) {
-          invalidate(s, w);
-          ++dropped;
-        }
-      }
-    }
+    for (u32 s = 0; s < sets_; ++s) dropped += drop_if_in_set(s, f);
     return dropped;
   }
 

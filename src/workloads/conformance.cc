@@ -1124,6 +1124,15 @@ Result<CaseResult, InputError> SpecRunner::scenario(const Value& s, std::string_
 
 // ---------------------------------------------------------------------------------------------
 
+// Counts one vector's result in its file's report, tells the caller, and keeps it.
+void add_case(FileReport& rep, CaseResult cr, const std::function<void(const CaseResult&)>& cb) {
+  ++rep.vectors;
+  rep.accesses += cr.checks;
+  ++(cr.passed() ? rep.passed : rep.failed);
+  if (cb) cb(cr);
+  rep.cases.push_back(std::move(cr));
+}
+
 Result<FileReport, InputError> run_json_lines(std::string_view text, std::string_view name,
                                               const ConformanceOptions& options,
                                               const std::function<void(const CaseResult&)>& cb) {
@@ -1145,16 +1154,7 @@ Result<FileReport, InputError> run_json_lines(std::string_view text, std::string
       const json::ParseError& e = parsed.error();
       return Err{InputError{std::string(name), e.pos.line, e.pos.column, e.message}};
     }
-    CaseResult cr = PAGESIM_TRY(runner.run(parsed.value(), line_no));
-    ++rep.vectors;
-    rep.accesses += cr.checks;
-    if (cr.passed()) {
-      ++rep.passed;
-    } else {
-      ++rep.failed;
-    }
-    if (cb) cb(cr);
-    rep.cases.push_back(std::move(cr));
+    add_case(rep, PAGESIM_TRY(runner.run(parsed.value(), line_no)), cb);
   }
   rep.profile = runner.profile_name.empty()
                     ? (options.profile == ProfileChoice::kSdm ? "sdm" : "qemu-7.2")
@@ -1170,17 +1170,7 @@ Result<FileReport, InputError> run_spec(const Value& root, std::string_view name
   rep.path = std::string(name);
   rep.format = VectorFormat::kSpecVectors;
   SpecRunner runner(options, name);
-  auto record = [&](CaseResult cr) {
-    ++rep.vectors;
-    rep.accesses += cr.checks;
-    if (cr.passed()) {
-      ++rep.passed;
-    } else {
-      ++rep.failed;
-    }
-    if (cb) cb(cr);
-    rep.cases.push_back(std::move(cr));
-  };
+  auto record = [&](CaseResult cr) { add_case(rep, std::move(cr), cb); };
   const Value& vectors = *PAGESIM_TRY(in.array_member(root, "vectors", "the file"));
   for (std::size_t i = 0; i < vectors.items().size(); ++i) {
     record(PAGESIM_TRY(runner.vector(vectors.items()[i], fmt::format("vectors[{}]", i))));
