@@ -288,9 +288,7 @@ class AddressSpace:
         starts, vals = self.starts, self.vals
         i = _bisect_right(starts, a) - 1
         if i < 0:
-            # A negative address (munmap(-4096, ...) reads as one): the ValueError this has
-            # always raised here (reported as an internal error).
-            bisect.bisect_right(starts, b - 1, i)
+            raise ValueError("address 0x%x below the address space (_check_range admits none)" % a)
         try:
             end_i = starts[i + 1]
         except IndexError:
@@ -1073,9 +1071,8 @@ class Converter:
         - A line _HOT_RE reads (the commonest: a complete mmap / munmap / mprotect / brk) is one
           _FAST_RE reads the same way. If feed would take its fast path (the same conditions),
           it is converted here as feed -> memory_line -> memory_call would, from the values the
-          match read (the numbers _number and _flags read from the same text); the effects of
-          mmap and of a growing brk are written out here, the others by mmap_effect,
-          munmap_effect and mprotect_effect. Anything out of the ordinary (an unknown flag, a
+          match read (the numbers _number and _flags read from the same text), its effects
+          written by mmap_effect, munmap_effect and mprotect_effect. Anything out of the ordinary (an unknown flag, a
           range _check_range refuses, a brk before any brk(NULL)) goes to memory_line itself.
           Otherwise the line takes feed's general path (_queue: as _call would).
         - Any other line is read once by _ANY_RE, which reads it as _LINE_RE (and _RESUMED_RE)
@@ -1090,15 +1087,6 @@ class Converter:
         lens = {}                    # length text -> the length rounded up to pages
         pids = {}                    # pid text -> pid
         mmap_effect = self.mmap_effect
-        owners = self.cpu_owner
-        epoch = self.epoch
-        units_add = self.units.add
-        fmts = self.fmt
-        w = self.w
-        buf = w.buf
-        chunk = w.chunk_lines
-        direct = not w.verify
-        inline_mmap = self.probe_pages == 2
         nsys = nconv = 0             # added to stats at the end
         lineno = 0
         try:
@@ -1145,81 +1133,7 @@ class Converter:
                                              lineno)
                             continue
                         nconv += 1
-                        if not (prot and inline_mmap):
-                            mmap_effect(t, a, b, prot)
-                            continue
-                        # mmap_effect(t, a, b, prot), inline: begin, the map line, the model,
-                        # the probes of the first and the last page.
-                        cpu = t.cpu
-                        if len(owners) <= 1:
-                            t.fresh = False
-                            self.epoch_any = True
-                        else:
-                            ec = self.epoch_cpu
-                            if (ec == cpu or ec is None) and not t.fresh and \
-                                    len(epoch) < _EPOCH_LIMIT:
-                                epoch.append((a, b, cpu))
-                                self.epoch_cpu = cpu
-                                self.epoch_any = True
-                            else:
-                                self.begin(t, a, b)
-                        f = fmts[cpu] or self._make_formats(cpu)
-                        lt = _LEN_TEXT.get(ln) or _len_text(ln)
-                        ua = a >> 21
-                        if ua == (b - 1) >> 21:
-                            units_add(ua)
-                        else:
-                            self._note_units(a, b)
-                        model = t.space.model
-                        starts = model.starts
-                        i = _bisect_right(starts, a) - 1
-                        if i + 1 < len(starts) and starts[i + 1] >= b and starts[i] < a:
-                            # model.take(a, b, prot, False) where [a, b) lies in piece i, not
-                            # at its start.
-                            vals = model.vals
-                            vi = vals[i]
-                            if vi != prot:
-                                if starts[i + 1] > b:
-                                    starts[i + 1:i + 1] = (a, b)
-                                    vals[i + 1:i + 1] = (prot, vi)
-                                elif vals[i + 1] == prot:
-                                    starts[i + 1] = a
-                                else:
-                                    starts.insert(i + 1, a)
-                                    vals.insert(i + 1, prot)
-                                if not vi:
-                                    model.mapped_pages += ln >> 12
-                        else:
-                            model.take(a, b, prot, False)
-                        if model.mapped_pages > self.peak_pages:
-                            self.peak_pages = model.mapped_pages
-                        k = _FIRST_LINES[prot]
-                        va = a + 8
-                        if ln > K4:
-                            fmt = f.map_first_last[prot]
-                            if k == 2:
-                                otext = fmt % (a, lt, va, va, b - 8)
-                            elif k == 1:
-                                otext = fmt % (a, lt, va, b - 8)
-                            else:
-                                otext = fmt % (a, lt, va, va, va, b - 8)
-                            k += 2
-                        else:
-                            fmt = f.map_first[prot]
-                            if k == 2:
-                                otext = fmt % (a, lt, va, va)
-                            elif k == 1:
-                                otext = fmt % (a, lt, va)
-                            else:
-                                otext = fmt % (a, lt, va, va, va)
-                            k += 1
-                        if direct:
-                            buf.append(otext)
-                            w.lineno += k
-                            if len(buf) >= chunk:
-                                w.flush()
-                        else:
-                            w.put_block(otext, k)
+                        mmap_effect(t, a, b, prot)
                     elif ulen is not None:
                         ln = lens.get(ulen)
                         if ln is None:
@@ -1747,6 +1661,8 @@ class Converter:
         self.stats["converted"] += 1
 
     def _check_range(self, a, b):
+        if a < 0:
+            raise ConvertError("address -0x%x is negative" % -a)
         if a & (K4 - 1):
             raise ConvertError("address 0x%x is not page-aligned" % a)
         if b > tracelib.GEOMETRY[4].user_end:

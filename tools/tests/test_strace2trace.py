@@ -395,38 +395,64 @@ hello, this is not strace
         self.assertEqual(ops(r.stdout), BASE_OPS)
 
 
+def mutated_logs(seed, count):
+    """`count` copies of the bundled strace logs, each with one to seven lines truncated,
+    deleted, duplicated, corrupted by one character or given another address; seeded."""
+    import random
+    logs = []
+    for p in sorted(glob.glob(os.path.join(REAL, "*.strace"))):
+        with open(p) as f:
+            logs.append(f.read().splitlines(keepends=True))
+    rng = random.Random(seed)
+    for _ in range(count):
+        lines = list(rng.choice(logs))
+        for _ in range(rng.randrange(1, 8)):
+            i = rng.randrange(len(lines))
+            op = rng.randrange(5)
+            line = lines[i]
+            if op == 0:
+                lines[i] = line[:rng.randrange(len(line))] + "\n"
+            elif op == 1:
+                del lines[i]
+            elif op == 2:
+                lines.insert(rng.randrange(len(lines)), lines[rng.randrange(len(lines))])
+            elif op == 3:
+                j = rng.randrange(len(line))
+                lines[i] = line[:j] + rng.choice("(),=<>x09 |\t") + line[j + 1:]
+            else:
+                lines[i] = line.replace("0x7f", rng.choice(("0xff", "0x0", "-0x7f")), 1)
+        yield "".join(lines)
+
+
 class RobustnessTest(unittest.TestCase):
     def test_mutated_logs(self):
         """Truncated, shuffled, duplicated and corrupted lines: never a crash, and whatever is
         emitted parses."""
-        import random
-        logs = []
-        for p in sorted(glob.glob(os.path.join(REAL, "*.strace"))):
-            with open(p) as f:
-                logs.append(f.read().splitlines(keepends=True))
-        rng = random.Random(6)
-        for _ in range(120):
-            lines = list(rng.choice(logs))
-            for _ in range(rng.randrange(1, 8)):
-                i = rng.randrange(len(lines))
-                op = rng.randrange(5)
-                line = lines[i]
-                if op == 0:
-                    lines[i] = line[:rng.randrange(len(line))] + "\n"
-                elif op == 1:
-                    del lines[i]
-                elif op == 2:
-                    lines.insert(rng.randrange(len(lines)), lines[rng.randrange(len(lines))])
-                elif op == 3:
-                    j = rng.randrange(len(line))
-                    lines[i] = line[:j] + rng.choice("(),=<>x09 |") + line[j + 1:]
-                else:
-                    lines[i] = line.replace("0x7f", "0xff", 1)
-            rc, trace, err = convert("".join(lines))
+        for text in mutated_logs(seed=6, count=120):
+            rc, trace, err = convert(text)
             self.assertIn(rc, (0, 2), err)
             self.assertNotIn("Traceback", err)
             if rc == 0:
                 tracelib.validate_text(trace)
+
+    def test_negative_addresses_are_reported_not_crashed_on(self):
+        """A negative address (a corrupted log) in a complete call and in a resumed one is a
+        reported, located line; the rest converts."""
+        text = ("100 execve(\"/bin/true\", [\"true\"], 0x7ffc /* 1 var */) = 0\n"
+                "100 mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)"
+                " = 0x7f0000000000\n"
+                "100 munmap(-0x1000, 4096) = 0\n"
+                "100 mprotect(-0x7f0000000000, 4096, PROT_READ <unfinished ...>\n"
+                "100 <... mprotect resumed>) = 0\n"
+                "100 munmap(0x7f0000000000, 8192) = 0\n")
+        rc, trace, err = convert(text)
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("internal error", err)
+        self.assertIn("in.strace:3:", err)
+        self.assertIn("in.strace:5:", err)
+        self.assertIn("negative", err)
+        tracelib.validate_text(trace)
+        self.assertIn("unmap 0x7f0000000000", trace)
 
 
 def _run_by_feed(conv, src):
@@ -552,30 +578,8 @@ class FastPathTest(unittest.TestCase):
                     self.assert_same(text, *args)
 
     def test_mutated_logs(self):
-        import random
-        logs = []
-        for p in sorted(glob.glob(os.path.join(REAL, "*.strace"))):
-            with open(p) as f:
-                logs.append(f.read().splitlines(keepends=True))
-        rng = random.Random(7)
-        for _ in range(80):
-            lines = list(rng.choice(logs))
-            for _ in range(rng.randrange(1, 8)):
-                i = rng.randrange(len(lines))
-                op = rng.randrange(5)
-                line = lines[i]
-                if op == 0:
-                    lines[i] = line[:rng.randrange(len(line))] + "\n"
-                elif op == 1:
-                    del lines[i]
-                elif op == 2:
-                    lines.insert(rng.randrange(len(lines)), lines[rng.randrange(len(lines))])
-                elif op == 3:
-                    j = rng.randrange(len(line))
-                    lines[i] = line[:j] + rng.choice("(),=<>x09 |\t") + line[j + 1:]
-                else:
-                    lines[i] = line.replace("0x7f", rng.choice(("0xff", "0x0", "-0x7f")), 1)
-            self.assert_same("".join(lines))
+        for text in mutated_logs(seed=7, count=80):
+            self.assert_same(text)
 
 
 class RealRecordingTest(unittest.TestCase):
