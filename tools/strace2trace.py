@@ -759,20 +759,8 @@ class Converter:
         replace=True), probe(t, a, b). [a, b) is what memory_call lets through (the result,
         0 or more, and its length rounded up to pages, checked by _check_range), so the map
         line made from the template is valid."""
-        # begin(t, a, b), its common cases here: one CPU in use, or nothing in the epoch from
-        # another CPU (then no barrier is needed).
+        self.begin(t, a, b)
         cpu = t.cpu
-        if len(self.cpu_owner) <= 1:
-            t.fresh = False
-            self.epoch_any = True
-        else:
-            ec = self.epoch_cpu
-            if (ec == cpu or ec is None) and not t.fresh and len(self.epoch) < _EPOCH_LIMIT:
-                self.epoch.append((a, b, cpu))
-                self.epoch_cpu = cpu
-                self.epoch_any = True
-            else:
-                self.begin(t, a, b)
         n = self.probe_pages
         ln = b - a
         if n > 2 and ln > K4:
@@ -852,33 +840,13 @@ class Converter:
                 else:
                     text = fmt % (a, lt, va, va, va)
                 nl = k + 1
-        w = self.w
-        if w.verify:
-            w.put_block(text, nl)
-            return
-        buf = w.buf
-        buf.append(text)
-        w.lineno += nl
-        if len(buf) >= w.chunk_lines:
-            w.flush()
+        self._put(text, nl)
 
     def munmap_effect(self, t, a, b):
         """munmap of [a, b) (checked by _check_range): begin(t, a, b), emit_change(t, a, b, None,
         replace=False), probe(t, a, a + K4)."""
-        # begin(t, a, b), its common cases here: one CPU in use, or nothing in the epoch from
-        # another CPU (then no barrier is needed).
+        self.begin(t, a, b)
         cpu = t.cpu
-        if len(self.cpu_owner) <= 1:
-            t.fresh = False
-            self.epoch_any = True
-        else:
-            ec = self.epoch_cpu
-            if (ec == cpu or ec is None) and not t.fresh and len(self.epoch) < _EPOCH_LIMIT:
-                self.epoch.append((a, b, cpu))
-                self.epoch_cpu = cpu
-                self.epoch_any = True
-            else:
-                self.begin(t, a, b)
         f = self.fmt[cpu] or self._make_formats(cpu)
         model = t.space.model
         pieces = model.take(a, b, None)
@@ -894,15 +862,7 @@ class Converter:
             else:
                 text = f.tm[5] % (a + 8)
                 n = 1
-            w = self.w
-            if w.verify:
-                w.put_block(text, n)
-                return
-            buf = w.buf
-            buf.append(text)
-            w.lineno += n
-            if len(buf) >= w.chunk_lines:
-                w.flush()
+            self._put(text, n)
             return
         out = []
         self._unmap_lines(out, f, cpu, pieces)
@@ -914,20 +874,8 @@ class Converter:
     def mprotect_effect(self, t, a, b, prot):
         """mprotect of [a, b) (checked by _check_range): begin(t, a, b), emit_change(t, a, b,
         prot, replace=False), probe(t, a, a + K4, rights=True)."""
-        # begin(t, a, b), its common cases here: one CPU in use, or nothing in the epoch from
-        # another CPU (then no barrier is needed).
+        self.begin(t, a, b)
         cpu = t.cpu
-        if len(self.cpu_owner) <= 1:
-            t.fresh = False
-            self.epoch_any = True
-        else:
-            ec = self.epoch_cpu
-            if (ec == cpu or ec is None) and not t.fresh and len(self.epoch) < _EPOCH_LIMIT:
-                self.epoch.append((a, b, cpu))
-                self.epoch_cpu = cpu
-                self.epoch_any = True
-            else:
-                self.begin(t, a, b)
         f = self.fmt[cpu] or self._make_formats(cpu)
         model = t.space.model
         pieces = model.take(a, b, prot)
@@ -951,15 +899,7 @@ class Converter:
                 n = 3
             if model.mapped_pages > self.peak_pages:
                 self.peak_pages = model.mapped_pages
-            w = self.w
-            if w.verify:
-                w.put_block(text, n)
-                return
-            buf = w.buf
-            buf.append(text)
-            w.lineno += n
-            if len(buf) >= w.chunk_lines:
-                w.flush()
+            self._put(text, n)
             return
         out = []
         if prot:
